@@ -1,0 +1,1 @@
+"""The `lakehouse` local stack: real services started as local processes."""

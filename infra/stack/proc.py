@@ -1,0 +1,136 @@
+"""Start, find and stop the stack's processes; each one is recorded in a pid file under <home>/run."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import deque
+from pathlib import Path
+
+from infra.stack.config import StackConfig
+from infra.stack.service import ProcessSpec
+
+
+def _pid_file(cfg: StackConfig, name: str) -> Path:
+    return cfg.run / f"{name}.json"
+
+
+def log_file(cfg: StackConfig, name: str) -> Path:
+    """The file a process's stdout and stderr go to."""
+    return cfg.logs / f"{name}.log"
+
+
+def _cmdline(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    parts = [p.decode(errors="replace") for p in raw.split(b"\0") if p]
+    return parts or None
+
+
+def _stat_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"
+
+
+def running_pid(cfg: StackConfig, name: str) -> int | None:
+    """The pid of our process `name` if it is alive and still the program we started, else None."""
+    path = _pid_file(cfg, name)
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    pid = int(record["pid"])
+    cmd = _cmdline(pid)
+    if cmd is None or _stat_state(pid) in ("Z", "X") or Path(cmd[0]).name != Path(record["argv0"]).name:
+        return None
+    return pid
+
+
+def start(cfg: StackConfig, spec: ProcessSpec) -> int:
+    """Start `spec` in its own session, output appended to its log file; return its pid."""
+    cfg.run.mkdir(parents=True, exist_ok=True)
+    cfg.logs.mkdir(parents=True, exist_ok=True)
+    log_path = log_file(cfg, spec.name)
+    with open(log_path, "ab") as log:
+        log.write(f"\n===== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(spec.argv)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            spec.argv,
+            env={**os.environ, **spec.env},
+            cwd=spec.cwd,
+            user=spec.user,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _pid_file(cfg, spec.name).write_text(
+        json.dumps(
+            {
+                "pid": proc.pid,
+                "argv0": spec.argv[0],
+                "argv": spec.argv,
+                "started": time.time(),
+                "stop_signal": int(spec.stop_signal),
+            }
+        )
+    )
+    return proc.pid
+
+
+def recorded(cfg: StackConfig) -> list[str]:
+    """Names of the processes with a pid file, most recently started first."""
+    records = []
+    for path in cfg.run.glob("*.json") if cfg.run.exists() else []:
+        records.append((json.loads(path.read_text()).get("started", 0), path.stem))
+    return [name for _, name in sorted(records, reverse=True)]
+
+
+def stop(cfg: StackConfig, name: str, grace: float = 30.0) -> bool:
+    """Stop our process `name` (its whole process group) with its own stop signal; True if one was running."""
+    path = _pid_file(cfg, name)
+    pid = running_pid(cfg, name)
+    sig = json.loads(path.read_text()).get("stop_signal", signal.SIGTERM) if path.exists() else signal.SIGTERM
+    path.unlink(missing_ok=True)
+    if pid is None:
+        return False
+    _signal_group(pid, sig)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _group_alive(pid):
+            return True
+        time.sleep(0.2)
+    _signal_group(pid, signal.SIGKILL)
+    return True
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) == pgid and _stat_state(int(entry.name)) not in ("Z", "X"):
+                return True
+        except ProcessLookupError:
+            continue
+    return False
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last `lines` lines of a text file ('' if it does not exist)."""
+    if not path.exists():
+        return ""
+    with open(path, errors="replace") as handle:
+        return "".join(deque(handle, maxlen=lines))
