@@ -1,0 +1,1 @@
+"""The Dagster code location: Definitions, sensors, schedules and jobs."""

@@ -1,0 +1,1 @@
+"""Thin, typed clients and configuration for the services the pipeline talks to."""

@@ -1,0 +1,38 @@
+"""The platform's settings: one environment variable each, with the documented default (see .env.example).
+
+The defaults point at the local stack (`lakehouse up`), so everything works with nothing set.
+Credentials default to development-only values; set the variables in any shared deployment.
+"""
+from __future__ import annotations
+
+import os
+
+from dagster import EnvVar
+
+DEFAULTS: dict[str, str] = {
+    "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
+    "S3_ENDPOINT": "http://127.0.0.1:9000",
+    "S3_ACCESS_KEY": "minioadmin",  # development only
+    "S3_SECRET_KEY": "minioadmin",  # development only
+    "S3_BUCKET": "lakehouse",
+    "S3_REGION": "us-east-1",
+    "PG_URL": "postgresql://de_user:de_pass@127.0.0.1:5432/de_db",  # development only
+    "FLINK_REST_URL": "http://127.0.0.1:8081",
+    "FLINK_SQL_GATEWAY_URL": "http://127.0.0.1:8083",
+}
+
+SECRETS = frozenset({"S3_SECRET_KEY", "PG_URL"})
+
+
+def setting(name: str) -> str:
+    """The value of setting `name`: the environment's when set and non-empty, else the documented default."""
+    value = os.environ.get(name, "")
+    return value if value.strip() else DEFAULTS[name]
+
+
+def resource_value(name: str) -> str | EnvVar:
+    """A value for a Dagster resource field: an EnvVar for a secret that is set (so Dagster never
+    shows it), otherwise the plain setting."""
+    if name in SECRETS and os.environ.get(name, "").strip():
+        return EnvVar(name)
+    return setting(name)
