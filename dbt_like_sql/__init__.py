@@ -1,0 +1,1 @@
+"""SQL the platform runs in Postgres: schema migrations (migrations/NNNN_name.sql) and models."""
