@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -64,6 +65,8 @@ def start(cfg: StackConfig, spec: ProcessSpec) -> int:
             env={**os.environ, **spec.env},
             cwd=spec.cwd,
             user=spec.user,
+            group=pwd.getpwnam(spec.user).pw_gid if spec.user else None,
+            extra_groups=[] if spec.user else None,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
