@@ -110,15 +110,25 @@ def up(cfg: StackConfig, extra: tuple[str, ...] = (), log=print) -> list[Row]:
     log(f"installed in {time.monotonic() - started:.1f}s")
     for svc in services:
         t0 = time.monotonic()
-        _start(cfg, svc)
-        try:
-            svc.bootstrap()
-        except StackError:
-            raise
-        except Exception as exc:
-            raise _fail(cfg, svc, f"bootstrap failed: {exc}") from exc
+        start_service(cfg, svc)
         log(f"{svc.name} up in {time.monotonic() - t0:.1f}s")
     return status(cfg)
+
+
+def start_service(cfg: StackConfig, svc: Service) -> None:
+    """Start one (installed) service unless it already runs healthy, then bootstrap it."""
+    _start(cfg, svc)
+    try:
+        svc.bootstrap()
+    except StackError:
+        raise
+    except Exception as exc:
+        raise _fail(cfg, svc, f"bootstrap failed: {exc}") from exc
+
+
+def stop_service(cfg: StackConfig, name: str) -> list[str]:
+    """Stop the processes of one service; return their names."""
+    return [spec.name for spec in reversed(service(cfg, name).processes()) if proc.stop(cfg, spec.name)]
 
 
 def down(cfg: StackConfig) -> list[str]:

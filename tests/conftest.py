@@ -1,0 +1,53 @@
+"""Shared fixtures: the tests talk to the real services of the local stack (`lakehouse up --with flink`)."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from infra.stack import stack
+from infra.stack.config import StackConfig
+from resources.definitions import platform_resources
+
+
+@pytest.fixture(scope="session")
+def cfg() -> StackConfig:
+    """The stack configuration the tests run against."""
+    return StackConfig.from_env()
+
+
+@pytest.fixture(scope="session")
+def core_stack(cfg: StackConfig) -> StackConfig:
+    """Fails (never skips) with the names of the core services that are not healthy."""
+    rows = {r.service: r for r in stack.status(cfg)}
+    bad = [name for name in stack.CORE_SERVICES if name not in rows or not rows[name].healthy]
+    if bad:
+        pytest.fail(f"not healthy: {', '.join(bad)} — run `lakehouse up` (see `lakehouse logs <service>`)")
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def resources(core_stack: StackConfig) -> dict:
+    """The pipeline's own resource objects, configured exactly as Dagster gets them."""
+    return platform_resources()
+
+
+@pytest.fixture(scope="session")
+def flink(resources: dict, cfg: StackConfig):
+    """The Flink resource; fails with instructions when the cluster is not up."""
+    rows = {r.service: r for r in stack.status(cfg)}
+    if "flink" not in rows or not rows["flink"].healthy:
+        pytest.fail("flink is not healthy — run `lakehouse up --with flink` (see `lakehouse logs flink-jobmanager`)")
+    return resources["flink"]
+
+
+@pytest.fixture
+def fresh_topic(resources: dict):
+    """Create a uniquely named 3-partition topic and delete it afterwards."""
+    from confluent_kafka.admin import NewTopic
+
+    admin = resources["kafka"].admin()
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result(30)
+    yield name
+    admin.delete_topics([name])[name].result(30)

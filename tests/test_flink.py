@@ -1,0 +1,52 @@
+"""The Flink cluster of the stack: a TaskManager with free slots, a SQL Gateway, and a job writing to the object store."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from resources.flink import FlinkError
+
+pytestmark = pytest.mark.flink
+
+
+def test_cluster_has_a_taskmanager_with_free_slots_and_a_gateway(flink):
+    overview = flink.overview()
+    assert overview["taskmanagers"] >= 1
+    assert overview["slots-available"] >= 1
+    assert flink.gateway_info()["productName"] == "Apache Flink"
+
+
+def test_datagen_job_writes_files_to_the_object_store(flink, resources):
+    store = resources["object_store"]
+    prefix = f"tests/flink-datagen/{uuid.uuid4().hex}"
+    session = flink.open_session({"execution.checkpointing.interval": "2s", "pipeline.name": "test-datagen"})
+    try:
+        flink.execute(session, """
+            CREATE TABLE gen (id BIGINT, name STRING) WITH (
+              'connector' = 'datagen', 'number-of-rows' = '200', 'rows-per-second' = '200')""")
+        flink.execute(session, f"""
+            CREATE TABLE sink (id BIGINT, name STRING) WITH (
+              'connector' = 'filesystem', 'path' = '{store.uri(prefix)}', 'format' = 'json')""")
+        job_id = flink.execute(session, "INSERT INTO sink SELECT id, name FROM gen").job_id
+        assert job_id, "the INSERT did not report a Flink job id"
+        flink.wait_for_job(job_id, ("FINISHED",), timeout=180)
+    finally:
+        flink.close_session(session)
+    objects = store.client().list_objects_v2(Bucket=store.bucket, Prefix=prefix).get("Contents", [])
+    committed = [o for o in objects if not o["Key"].split("/")[-1].startswith(".")]
+    assert committed, f"no committed files under s3://{store.bucket}/{prefix}"
+    lines = sum(
+        store.client().get_object(Bucket=store.bucket, Key=o["Key"])["Body"].read().count(b"\n") for o in committed
+    )
+    assert lines == 200
+
+
+def test_rejected_sql_reports_flinks_message_and_the_statement(flink):
+    session = flink.open_session()
+    try:
+        with pytest.raises(FlinkError) as err:
+            flink.execute(session, "SELECT * FROM table_that_does_not_exist")
+    finally:
+        flink.close_session(session)
+    assert "table_that_does_not_exist" in str(err.value)

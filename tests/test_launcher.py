@@ -1,0 +1,100 @@
+"""`lakehouse up/status/down` on a second, throw-away stack (own folder and ports, shared downloads)."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from infra.stack.config import REPO_ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def alt_env(cfg):
+    # under the stack's own folder: the postgres user must be able to reach its data folder (not so in /tmp/pytest-*)
+    home = cfg.home / "tests" / f"alt-{uuid.uuid4().hex[:8]}"
+    home.mkdir(parents=True)
+    pg, s3, kafka, ctrl = (_free_port() for _ in range(4))
+    env = {
+        **os.environ,
+        "LAKEHOUSE_HOME": str(home),
+        "LAKEHOUSE_DOWNLOADS": str(cfg.downloads),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
+        "KAFKA_CONTROLLER_PORT": str(ctrl),
+        "S3_ENDPOINT": f"http://127.0.0.1:{s3}",
+        "PG_URL": f"postgresql://de_user:de_pass@127.0.0.1:{pg}/de_db",
+    }
+    yield env
+    _lakehouse(env, "down")
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def _lakehouse(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "infra.cli", *args], env=env, cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+def _our_processes(home: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if home in cmd:
+                found.append(f"{entry.name}: {cmd[:200]}")
+    return found
+
+
+def test_a_taken_port_is_named(alt_env):
+    host, port = alt_env["S3_ENDPOINT"].split("//")[1].split(":")
+    with socket.socket() as squatter:
+        squatter.bind((host, int(port)))
+        squatter.listen()
+        result = _lakehouse(alt_env, "up")
+    assert result.returncode != 0
+    assert f"s3: port {host}:{port} is already in use" in result.stderr
+
+
+def test_up_twice_then_down_leaves_nothing_running(alt_env, core_stack):
+    first = _lakehouse(alt_env, "up")
+    assert first.returncode == 0, first.stderr
+    table = first.stdout.splitlines()
+    assert table[0].split() == ["SERVICE", "ADDRESS", "PID", "HEALTHY"]
+    assert {line.split()[0]: line.split()[-1] for line in table[1:]} == {"postgres": "yes", "s3": "yes", "kafka": "yes"}
+    assert alt_env["KAFKA_BOOTSTRAP_SERVERS"] in first.stdout
+
+    second = _lakehouse(alt_env, "up")
+    assert second.returncode == 0, second.stderr
+    assert [l.split()[2] for l in second.stdout.splitlines()[1:]] == [l.split()[2] for l in table[1:]], \
+        "a second `up` must reuse the running processes"
+
+    assert _our_processes(alt_env["LAKEHOUSE_HOME"])
+    down = _lakehouse(alt_env, "down")
+    assert down.returncode == 0
+    assert "postgres" in down.stdout and "kafka" in down.stdout and "s3" in down.stdout
+    assert _our_processes(alt_env["LAKEHOUSE_HOME"]) == []
+    status = _lakehouse(alt_env, "status")
+    assert status.returncode != 0 and "NO" in status.stdout
+
+    # the main stack was not touched
+    main = _lakehouse({k: v for k, v in os.environ.items()}, "status")
+    assert main.returncode == 0, main.stdout
+
+
+def test_logs_of_a_service(alt_env):
+    result = _lakehouse(alt_env, "logs", "kafka", "-n", "5")
+    assert result.returncode == 0
+    assert result.stdout.strip()
