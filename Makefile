@@ -1,0 +1,12 @@
+# Thin aliases for the README's commands.
+.PHONY: dev test up down status
+dev:
+	bash infra/dev.sh
+test:
+	bash infra/test.sh
+up:
+	.venv/bin/lakehouse up
+down:
+	.venv/bin/lakehouse down
+status:
+	.venv/bin/lakehouse status
