@@ -1,12 +1,28 @@
 #!/usr/bin/env bash
-# The README's main command: set up, bring the local stack up, and start `dagster dev` with the platform loaded.
-#   bash infra/dev.sh [--with flink]      (Ctrl-C stops Dagster; `lakehouse down` stops the stack)
+# The README's main command: set up, bring the local stack up, feed Kafka with the event generator at a
+# modest rate, and start `dagster dev` with the platform loaded and its sensors running.
+#   bash infra/dev.sh [--with flink]
+# Ctrl-C stops Dagster and the generators; `.venv/bin/lakehouse down` stops the stack.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f .env ]; then set -a; . ./.env; set +a; fi
 bash infra/setup.sh
 .venv/bin/lakehouse up "$@"
+
 export DAGSTER_HOME="${DAGSTER_HOME:-$(pwd)/.lakehouse/dagster}"
+pg_url="${PG_URL:-postgresql://de_user:de_pass@127.0.0.1:5432/de_db}"
+export DAGSTER_PG_URL="${DAGSTER_PG_URL:-${pg_url%/*}/dagster}"
 mkdir -p "$DAGSTER_HOME"
-echo "Dagster UI: http://127.0.0.1:${DAGSTER_PORT:-3000}   (stack: .venv/bin/lakehouse status | logs SERVICE | down)"
-exec .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p "${DAGSTER_PORT:-3000}"
+cp infra/dagster/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+
+logs="${LAKEHOUSE_HOME:-.lakehouse}/logs"
+.venv/bin/lakehouse produce --topic orders --forever --rate "${GENERATOR_RATE:-5}" --disorder 5 \
+  --late-fraction 0.02 --duplicate-fraction 0.01 --bad-fraction 0.01 >>"$logs/generator-orders.log" 2>&1 &
+gen_orders=$!
+.venv/bin/lakehouse produce --topic lab-events --forever --rate 1 >>"$logs/generator-lab-events.log" 2>&1 &
+gen_lab=$!
+trap 'kill -INT $gen_orders $gen_lab 2>/dev/null || true' EXIT
+
+echo "Dagster UI: http://127.0.0.1:${DAGSTER_PORT:-3000}  — sensors bronze_orders_sensor and bronze_lab_events_sensor are on."
+echo "Generators write to orders (${GENERATOR_RATE:-5}/s) and lab-events (1/s); logs in $logs/."
+.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p "${DAGSTER_PORT:-3000}"

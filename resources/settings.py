@@ -19,6 +19,14 @@ DEFAULTS: dict[str, str] = {
     "PG_URL": "postgresql://de_user:de_pass@127.0.0.1:5432/de_db",  # development only
     "FLINK_REST_URL": "http://127.0.0.1:8081",
     "FLINK_SQL_GATEWAY_URL": "http://127.0.0.1:8083",
+    # Bronze ingestion: "topic:format[:schema]" comma-separated; format is json or text.
+    "BRONZE_TOPICS": "lab-events:text,orders:json:orders",
+    "BRONZE_MAX_RECORDS": "100000",  # per run
+    "BRONZE_MAX_BYTES": "67108864",  # per run (64 MiB of Kafka payload)
+    "BRONZE_MAX_MESSAGE_BYTES": "1048576",  # larger records are quarantined as oversized
+    "BRONZE_SENSOR_INTERVAL_SECONDS": "10",
+    "BRONZE_MAX_RUNS_PER_TICK": "10",
+    "BRONZE_LAG_ALERT_RECORDS": "500000",  # the lag check fails above this many unread records
 }
 
 SECRETS = frozenset({"S3_SECRET_KEY", "PG_URL"})

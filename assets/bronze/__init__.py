@@ -1,0 +1,1 @@
+"""Bronze: Kafka records landed in the object store, one object per partition per micro-batch."""
