@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import stat
 import signal
 import subprocess
 from pathlib import Path
@@ -115,6 +116,7 @@ class Postgres(Service):
             run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", OS_USER],
                 "create the postgres OS user")
         root, sockets = self.dir("data"), self.sockets()
+        _check_reachable(root)
         if len(str(sockets / ".s.PGSQL.65535")) > SOCKET_PATH_MAX:
             raise StackError(f"postgres: {sockets} is too long a path for a Unix socket; use a shorter LAKEHOUSE_HOME")
         sockets.mkdir(exist_ok=True)
@@ -178,3 +180,13 @@ class Postgres(Service):
                 if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
                     conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), role))
         apply_migrations(self.cfg.pg_url)
+
+
+def _check_reachable(path: Path) -> None:
+    """The postgres user must be able to enter every folder above its data folder."""
+    for parent in path.parents:
+        if not parent.stat().st_mode & stat.S_IXOTH:
+            raise StackError(
+                f"postgres: the {OS_USER} user cannot enter {parent} (mode {oct(parent.stat().st_mode & 0o777)}), "
+                f"so it cannot reach {path}; run `chmod o+x {parent}` or set LAKEHOUSE_HOME to a folder it can reach"
+            )
