@@ -15,6 +15,7 @@ from resources.kafka import KafkaResource
 from resources.object_store import ObjectStoreResource
 
 PREFIXES = {"bronze": "bronze/stream", "quarantine": "bronze/quarantine"}
+CONSUME_BATCH = 5000  # messages per consume() call
 STALL_SECONDS = 60.0  # no message and no end-of-partition for this long: the broker is not answering
 
 
@@ -123,31 +124,32 @@ def _consume(consumer, spec: TopicSpec, todo: dict[int, int], ranges: Ranges, re
     seen: dict[int, int] = {p: 0 for p in todo}
     last_progress = time.monotonic()
     while todo:
-        msg = consumer.poll(1.0)
-        if msg is None:
+        batch = consumer.consume(num_messages=CONSUME_BATCH, timeout=1.0)
+        if not batch:
             if time.monotonic() - last_progress > STALL_SECONDS:
                 raise IngestError(f"{spec.topic}: no data from Kafka for {STALL_SECONDS:.0f}s; still waiting for "
                                   f"partitions {sorted(todo)}")
             continue
         last_progress = time.monotonic()
-        partition = msg.partition()
-        if msg.error():
-            if msg.error().code() == KafkaError._PARTITION_EOF:
-                # at the end of what is readable: done only if that covers the range (an open
-                # transaction holds the readable end below it: keep waiting)
-                if partition in todo and msg.offset() >= todo[partition]:
-                    _done(consumer, spec.topic, partition, todo)
+        for msg in batch:
+            partition = msg.partition()
+            if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    # at the end of what is readable: done only if that covers the range (an open
+                    # transaction holds the readable end below it: keep waiting)
+                    if partition in todo and msg.offset() >= todo[partition]:
+                        _done(consumer, spec.topic, partition, todo)
+                    continue
+                raise IngestError(f"{spec.topic}[{partition}]: {msg.error()}")
+            if partition not in todo:
                 continue
-            raise IngestError(f"{spec.topic}[{partition}]: {msg.error()}")
-        if partition not in todo:
-            continue
-        if msg.offset() >= todo[partition]:
-            _done(consumer, spec.topic, partition, todo)
-            continue
-        _land(msg, spec, result, writer, processed_at, max_message_bytes)
-        seen[partition] += 1
-        if msg.offset() == todo[partition] - 1:
-            _done(consumer, spec.topic, partition, todo)
+            if msg.offset() >= todo[partition]:
+                _done(consumer, spec.topic, partition, todo)
+                continue
+            _land(msg, spec, result, writer, processed_at, max_message_bytes)
+            seen[partition] += 1
+            if msg.offset() == todo[partition] - 1:
+                _done(consumer, spec.topic, partition, todo)
     lost = {p: last - first + 1 for p, (first, last) in result.lost.items()}
     result.offset_gaps = sum(end - start - lost.get(p, 0) - seen.get(p, 0) for p, (start, end) in ranges.items())
 

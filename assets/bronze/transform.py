@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
+
+import orjson
 
 from assets.bronze.schemas import violations
 from assets.bronze.topics import TopicSpec
@@ -34,8 +36,14 @@ class Outcome:
 
 
 def iso_ms(epoch_ms: int) -> str:
-    """Epoch milliseconds as an ISO-8601 UTC string."""
-    return datetime.fromtimestamp(epoch_ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Epoch milliseconds as an ISO-8601 UTC string (2026-01-01T00:00:00.123Z)."""
+    seconds, millis = divmod(epoch_ms, 1000)
+    return f"{_iso_seconds(seconds)}.{millis:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _iso_seconds(epoch_seconds: int) -> str:
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _kafka_meta(rec: KafkaRecord) -> dict:
@@ -70,9 +78,9 @@ def _payload(rec: KafkaRecord, spec: TopicSpec) -> dict | str:
     if spec.fmt == "text":
         return {"value": text.rstrip("\r\n")}
     try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        payload = orjson.loads(rec.value)
+    except orjson.JSONDecodeError as exc:
+        return f"malformed JSON: {exc}"
     if not isinstance(payload, dict):
         return f"JSON value is a {type(payload).__name__}, not an object"
     return payload

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import gzip
-import json
 import tempfile
 from dataclasses import dataclass, field
 
+import orjson
 from botocore.exceptions import ClientError
 
+GZIP_LEVEL = 1  # ~20% larger than level 6, twice as fast: bronze is write-heavy, read once by silver
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # larger objects spill to a temporary file: memory stays bounded
 
 
@@ -34,9 +35,9 @@ class ObjectWriter:
         group = self.groups.get(key)
         if group is None:
             spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
-            group = _Group(spool, gzip.GzipFile(fileobj=spool, mode="wb", mtime=0, compresslevel=6), offset)
+            group = _Group(spool, gzip.GzipFile(fileobj=spool, mode="wb", mtime=0, compresslevel=GZIP_LEVEL), offset)
             self.groups[key] = group
-        group.gz.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        group.gz.write(orjson.dumps(line) + b"\n")
         group.last = offset
         group.records += 1
 
