@@ -98,6 +98,8 @@ def up(cfg: StackConfig, extra: tuple[str, ...] = (), log=print) -> list[Row]:
     """Install what is missing (in parallel), start each service, wait for health, bootstrap it."""
     services = [service(cfg, n) for n in selected(extra)]
     started = time.monotonic()
+    log(f"installing what is missing under {cfg.downloads} (the first time this downloads Kafka and Flink "
+        "and builds the object store: a few minutes)")
     with ThreadPoolExecutor(max_workers=len(services)) as pool:
         futures = {svc.name: pool.submit(svc.install) for svc in services}
         for name, future in futures.items():

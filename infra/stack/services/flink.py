@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import string
-import subprocess
 import sys
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -20,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 from infra.stack.config import REPO_ROOT, host_port
+from infra.stack.commands import java_binary, run_command
 from infra.stack.service import ProcessSpec, Service, StackError
 
 FLINK_FILES = REPO_ROOT / "infra" / "flink"
@@ -65,26 +64,8 @@ def flink_version() -> str:
     return version
 
 
-def java_binary() -> Path:
-    """$JAVA_HOME/bin/java, else the java on PATH with its links resolved (so its JAVA_HOME is known)."""
-    java_home = os.environ.get("JAVA_HOME")
-    java = Path(java_home, "bin", "java") if java_home else Path(os.path.realpath(shutil.which("java") or "java"))
-    if not os.access(java, os.X_OK):
-        raise StackError("flink: no Java found; install Java 17 (openjdk-17-jdk-headless) or set JAVA_HOME")
-    return java
 
 
-def run(argv: list[str], what: str) -> str:
-    """Run a command to completion; its output, or a StackError with the command and the tail of its output."""
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise StackError(f"flink: could not {what}: {' '.join(argv)}: {exc}") from exc
-    output = done.stdout + done.stderr
-    if done.returncode != 0:
-        tail = "\n".join(output.splitlines()[-25:])
-        raise StackError(f"flink: could not {what} (exit {done.returncode}): {' '.join(argv)}\n{tail}")
-    return output
 
 
 def get_json(url: str) -> dict | None:
@@ -94,6 +75,12 @@ def get_json(url: str) -> dict | None:
             return json.loads(response.read() or b"{}") if response.status == 200 else None
     except (OSError, ValueError):
         return None
+
+
+
+def run(argv: list[str], what: str, **kwargs: object) -> str:
+    """run_command for this service."""
+    return run_command("flink", argv, what, **kwargs)
 
 
 class Flink(Service):
@@ -195,7 +182,7 @@ class Flink(Service):
         settings = {}
         for role, command in (("jobmanager", "GET_JM_RESOURCE_PARAMS"), ("taskmanager", "GET_TM_RESOURCE_PARAMS")):
             output = run(
-                [str(java_binary()), "-classpath", classpath, "org.apache.flink.runtime.util.bash.BashJavaUtils",
+                [str(java_binary("flink")), "-classpath", classpath, "org.apache.flink.runtime.util.bash.BashJavaUtils",
                  command, "--configDir", str(conf)],
                 f"compute the {role} memory settings",
             )
@@ -212,7 +199,7 @@ class Flink(Service):
         if not memory_file.exists():
             raise StackError("flink: not installed yet (run `lakehouse up --with flink`)")
         memory = json.loads(memory_file.read_text())
-        java, logs = java_binary(), self.cfg.logs / self.name
+        java, logs = java_binary("flink"), self.cfg.logs / self.name
         lib = sorted((home / "lib").glob("*.jar"), key=lambda jar: (jar.name.startswith("flink-dist"), jar.name))
         gateway_jars = [*(home / "opt").glob("flink-sql-gateway-*.jar"), *(home / "opt").glob("flink-python-*.jar")]
         env = {

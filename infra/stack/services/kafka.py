@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.stack.config import REPO_ROOT, host_port
+from infra.stack.commands import java_binary, run_command
 from infra.stack.service import ProcessSpec, Service, StackError
 
 KAFKA_FILES = REPO_ROOT / "infra" / "kafka"
@@ -25,26 +25,14 @@ JVM_OPTS = ["-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.hea
 DEFAULT_TOPICS: dict[str, int] = {"lab-events": 2, "orders": 3}
 
 
-def java_binary() -> str:
-    """$JAVA_HOME/bin/java, else the java on PATH (Kafka 4 needs Java 17 or newer)."""
-    java_home = os.environ.get("JAVA_HOME")
-    java = str(Path(java_home, "bin", "java")) if java_home else shutil.which("java")
-    if not java or not os.access(java, os.X_OK):
-        raise StackError("kafka: no Java found; install Java 17 (apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
-    return java
 
 
-def run(argv: list[str], what: str) -> str:
-    """Run a command to completion; its output, or a StackError with the command and the tail of its output."""
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise StackError(f"kafka: could not {what}: {' '.join(argv)}: {exc}") from exc
-    output = done.stdout + done.stderr
-    if done.returncode != 0:
-        tail = "\n".join(output.splitlines()[-25:])
-        raise StackError(f"kafka: could not {what} (exit {done.returncode}): {' '.join(argv)}\n{tail}")
-    return output
+
+
+
+def run(argv: list[str], what: str, **kwargs: object) -> str:
+    """run_command for this service."""
+    return run_command("kafka", argv, what, **kwargs)
 
 
 class Kafka(Service):
@@ -128,7 +116,7 @@ class Kafka(Service):
         """Format log.dirs as a single-node dynamic quorum, once; the cluster id is kept in cluster.id."""
         if (self.log_dir() / "meta.properties").exists():
             return
-        java, classpath = java_binary(), f"{self.lib()}/*"
+        java, classpath = java_binary("kafka"), f"{self.lib()}/*"
         id_file = self.dir("data") / "cluster.id"
         if not id_file.exists():
             output = run([java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"], "generate a cluster id")
@@ -143,7 +131,7 @@ class Kafka(Service):
     def processes(self) -> list[ProcessSpec]:
         if not self.properties().exists():
             raise StackError("kafka: not installed yet (run `lakehouse up`)")
-        argv = [java_binary(), *JVM_OPTS, f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+        argv = [str(java_binary("kafka")), *JVM_OPTS, f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
                 "-cp", f"{self.lib()}/*", "kafka.Kafka", str(self.properties())]
         return [ProcessSpec(name="kafka", argv=argv, cwd=self.dir("data"))]
 

@@ -11,7 +11,6 @@ import pwd
 import shutil
 import stat
 import signal
-import subprocess
 from pathlib import Path
 
 import psycopg
@@ -19,6 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from infra.stack.config import host_port
+from infra.stack.commands import run_command
 from infra.stack.service import ProcessSpec, Service, StackError
 from resources.migrations import apply_migrations
 
@@ -30,17 +30,6 @@ APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
 SOCKET_PATH_MAX = 107  # sun_path limit, including the socket's file name
 
 
-def run(argv: list[str], what: str, **kwargs: object) -> str:
-    """Run a command to completion; its output, or a StackError with the command and the tail of its output."""
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=1800, **kwargs)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise StackError(f"postgres: could not {what}: {' '.join(argv)}: {exc}") from exc
-    output = done.stdout + done.stderr
-    if done.returncode != 0:
-        tail = "\n".join(output.splitlines()[-25:])
-        raise StackError(f"postgres: could not {what} (exit {done.returncode}): {' '.join(argv)}\n{tail}")
-    return output
 
 
 def as_os_user() -> dict[str, object]:
@@ -56,6 +45,11 @@ def server_versions() -> dict[int, Path]:
             found[int(bindir.parent.name)] = bindir
     return found
 
+
+
+def run(argv: list[str], what: str, **kwargs: object) -> str:
+    """run_command for this service."""
+    return run_command("postgres", argv, what, **kwargs)
 
 class Postgres(Service):
     """The platform's Postgres: gold tables, dashboard views and Dagster's storage."""
