@@ -165,7 +165,7 @@ def _land(msg, spec: TopicSpec, result: BatchResult, writer: ObjectWriter, proce
     rec = KafkaRecord(spec.topic, msg.partition(), msg.offset(), ts if ts_type and ts >= 0 else None,
                       msg.key(), msg.value())
     outcome = transform(rec, spec, processed_at, max_message_bytes)
-    dt = (iso_ms(rec.timestamp_ms) if rec.timestamp_ms is not None else processed_at)[:10]
+    dt = (outcome.line["_kafka"]["timestamp"] or processed_at)[:10]
     result.bytes_read += len(rec.value or b"")
     if rec.timestamp_ms is not None:
         _widen(result.kafka_time, rec.timestamp_ms)
