@@ -1,12 +1,15 @@
 """Per-topic jobs and sensors: each sensor polls Kafka and requests one run per new micro-batch of offsets."""
+from datetime import datetime, timedelta, timezone
 
 from dagster import (
     AssetSelection,
     AssetsDefinition,
     DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunConfig,
     RunRequest,
+    RunsFilter,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -45,6 +48,23 @@ def records_per_run(instance: DagsterInstance, bronze: AssetsDefinition) -> int:
     return max(1, min(max_records, max_bytes // avg))
 
 
+def relaunch_requests(instance: DagsterInstance, job_name: str) -> list[RunRequest]:
+    """Batches whose run was created but never launched (say the daemon died between creating and
+    submitting it): cancel that run and request its batch again, so no offset range is left behind."""
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=int(setting("BRONZE_STALE_RUN_SECONDS")))
+    stale = instance.get_runs(filters=RunsFilter(job_name=job_name, statuses=[DagsterRunStatus.NOT_STARTED],
+                                                 created_before=cutoff))
+    requests = []
+    for run in stale:
+        instance.report_run_canceled(run, message="never launched: its batch is requested again")
+        requests.append(RunRequest(
+            run_key=f"{run.tags.get('dagster/run_key', run.run_id)}#relaunch-{run.run_id[:8]}",
+            run_config=run.run_config,
+            tags={k: v for k, v in run.tags.items() if k in ("kafka/topic", "dagster/max_retries")},
+        ))
+    return requests
+
+
 def bronze_sensor(spec: TopicSpec, bronze: AssetsDefinition, job) -> SensorDefinition:
     """Sensor for one topic: compare the cursor with the partitions' watermarks and request runs in offset order."""
     op_name = bronze.op.name
@@ -63,9 +83,7 @@ def bronze_sensor(spec: TopicSpec, bronze: AssetsDefinition, job) -> SensorDefin
             max_records=records_per_run(context.instance, bronze),
             max_runs=int(setting("BRONZE_MAX_RUNS_PER_TICK")),
         )
-        if not batches:
-            return SkipReason(f"no new records on {spec.topic}")
-        requests = [
+        requests = relaunch_requests(context.instance, job.name) + [
             RunRequest(
                 run_key=run_key(spec.topic, ranges),
                 run_config=RunConfig(ops={op_name: BronzeBatchConfig(
@@ -74,6 +92,8 @@ def bronze_sensor(spec: TopicSpec, bronze: AssetsDefinition, job) -> SensorDefin
             )
             for ranges in batches
         ]
+        if not requests:
+            return SkipReason(f"no new records on {spec.topic}")
         return SensorResult(run_requests=requests, cursor=encode_cursor(cursor))
 
     return _sensor

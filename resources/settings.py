@@ -27,6 +27,7 @@ DEFAULTS: dict[str, str] = {
     "BRONZE_SENSOR_INTERVAL_SECONDS": "10",
     "BRONZE_MAX_RUNS_PER_TICK": "10",
     "BRONZE_LAG_ALERT_RECORDS": "500000",  # the lag check fails above this many unread records
+    "BRONZE_STALE_RUN_SECONDS": "300",  # a requested run never launched for this long is requested again
 }
 
 SECRETS = frozenset({"S3_SECRET_KEY", "PG_URL"})

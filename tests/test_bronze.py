@@ -138,3 +138,19 @@ def test_unknown_topic_fails_the_tick_with_its_name(resources):
     harness = BronzeHarness(TopicSpec("no-such-topic-for-bronze", "json"), DagsterInstance.ephemeral())
     with pytest.raises(Exception, match="no-such-topic-for-bronze"):
         harness.tick()
+
+
+def test_a_batch_whose_run_was_never_launched_is_requested_again(harness, monkeypatch):
+    report = _produce(harness, 300)
+    [request] = harness.tick()
+    # the daemon created the run, then died before submitting it
+    stranded = harness.instance.create_run_for_job(
+        harness.job, run_config=request.run_config, tags={**request.tags, "dagster/run_key": request.run_key})
+    monkeypatch.setenv("BRONZE_STALE_RUN_SECONDS", "0")
+    [again] = harness.tick()
+    assert again.run_key.startswith(request.run_key + "#relaunch-")
+    assert harness.instance.get_run_by_id(stranded.run_id).status.value == "CANCELED"
+    harness.run(again)
+    assert harness.tick() == []
+    landed = harness.offsets("stream")
+    assert len(landed) == len(set(landed)) and set(landed) == {(p, o) for p, o, _, _ in report.records}

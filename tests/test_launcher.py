@@ -98,3 +98,20 @@ def test_logs_of_a_service(alt_env):
     result = _lakehouse(alt_env, "logs", "kafka", "-n", "5")
     assert result.returncode == 0
     assert result.stdout.strip()
+
+
+def test_a_service_that_fails_to_start_is_named_with_its_log(alt_env):
+    home = Path(alt_env["LAKEHOUSE_HOME"] + "-broken")
+    home.mkdir()
+    env = {**alt_env, "LAKEHOUSE_HOME": str(home), "S3_SECRET_KEY": "short",  # MinIO wants 8+ characters
+           "S3_ENDPOINT": f"http://127.0.0.1:{_free_port()}",
+           "PG_URL": f"postgresql://de_user:de_pass@127.0.0.1:{_free_port()}/de_db"}
+    try:
+        result = _lakehouse(env, "up")
+        assert result.returncode != 0
+        assert "s3: process s3 exited during start-up" in result.stderr
+        assert f"last lines of {home}/logs/s3.log" in result.stderr
+        assert "MINIO_ROOT_PASSWORD length at least 8" in result.stderr  # MinIO's own words, from its log
+    finally:
+        _lakehouse(env, "down")
+        shutil.rmtree(home, ignore_errors=True)
