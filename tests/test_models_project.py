@@ -1,0 +1,53 @@
+"""The dbt-like model loader: config, refs and sources become the asset graph; mistakes name their file."""
+from __future__ import annotations
+
+import pytest
+
+from assets.models.project import ModelError, build_order, load_models
+
+
+def _write(root, rel, text):
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_the_shipped_models_form_the_lineage_bronze_silver_postgres():
+    models = load_models()
+    assert models["silver_orders"].sources == (("bronze", "orders"),)
+    assert models["app_orders"].refs == ("silver_orders",)
+    assert models["app_orders_recent"].refs == ("app_orders",)
+    order = build_order(models)
+    assert order.index("silver_orders") < order.index("app_orders") < order.index("app_orders_recent")
+
+
+def test_the_asset_graph_shows_kafka_to_postgres():
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    upstream = {key.to_user_string(): {d.to_user_string() for d in graph.get(key).parent_keys}
+                for key in graph.get_all_asset_keys()}
+    assert upstream["bronze/orders"] == {"kafka/orders"}
+    assert upstream["silver/orders"] == {"bronze/orders"}
+    assert upstream["app/orders"] == {"silver/orders"}
+    assert upstream["app/orders_recent"] == {"app/orders"}
+
+
+def test_unknown_ref_is_an_error_naming_the_file(tmp_path):
+    _write(tmp_path, "gold/x.sql", "{{ config(materialized='view', target='postgres') }} SELECT * FROM {{ ref('nope') }}")
+    with pytest.raises(ModelError, match=r"gold/x.sql: ref\('nope'\) names no model"):
+        load_models(tmp_path)
+
+
+def test_a_cycle_is_an_error_naming_the_files(tmp_path):
+    view = "{{ config(materialized='view', target='postgres') }} SELECT * FROM {{ ref('%s') }}"
+    _write(tmp_path, "a/one.sql", view % "a_two")
+    _write(tmp_path, "a/two.sql", view % "a_one")
+    with pytest.raises(ModelError, match=r"cycle a_one -> a_two -> a_one \(a/one.sql, a/two.sql\)"):
+        load_models(tmp_path)
+
+
+def test_bad_config_is_an_error_naming_the_file(tmp_path):
+    _write(tmp_path, "silver/x.sql", "{{ config(materialized='incremental', target='s3') }} SELECT 1")
+    with pytest.raises(ModelError, match="silver/x.sql: an incremental model needs config\\(unique_key"):
+        load_models(tmp_path)
