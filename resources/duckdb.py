@@ -23,6 +23,7 @@ def connect(store: ObjectStoreResource, database: str = ":memory:", threads: int
         config["threads"] = threads
     con = duckdb.connect(database, config=config)
     con.execute("LOAD httpfs")
+    con.execute("SET TimeZone = 'UTC'")  # time buckets and dates are UTC whatever the machine says
     con.execute(
         """CREATE OR REPLACE SECRET lakehouse_s3 (
                TYPE s3, KEY_ID $key, SECRET $secret, REGION $region,

@@ -28,6 +28,10 @@ DEFAULTS: dict[str, str] = {
     "BRONZE_MAX_RUNS_PER_TICK": "10",
     "BRONZE_LAG_ALERT_RECORDS": "500000",  # the lag check fails above this many unread records
     "BRONZE_STALE_RUN_SECONDS": "300",  # a requested run never launched for this long is requested again
+    # Event-time windows (docs/windows.md)
+    "WINDOW_MAX_OUT_OF_ORDERNESS_SECONDS": "10",  # watermark = max event time - this
+    "WINDOW_ALLOWED_LATENESS_SECONDS": "60",  # later than watermark - this: the event is late
+    "WINDOW_MAX_FUTURE_SECONDS": "300",  # event times beyond now + this do not move the watermark further
 }
 
 SECRETS = frozenset({"S3_SECRET_KEY", "PG_URL"})

@@ -30,27 +30,26 @@ def _event(order_id: str, status: str, at: datetime, amount: float = 10.0, event
 class Lake:
     """Writes bronze objects the way the bronze asset does, runs every model, reads the results."""
 
-    def __init__(self, resources):
-        self.store, self.postgres = resources["object_store"], resources["postgres"]
+    def __init__(self, store, postgres):
+        self.store, self.postgres = store, postgres
         self.partition = random.randint(10_000, 10_000_000)  # a Kafka partition no real topic has
         self.offset = 0
         self.models = load_models()
         self.runner = ModelRunner(self.models, self.store, self.postgres)
 
-    def land(self, events: list[dict]) -> None:
+    def land(self, events: list[dict], processed_at: datetime = NOW) -> None:
         writer = ObjectWriter("orders", PREFIXES)
         for event in events:
-            rec = KafkaRecord("orders", self.partition, self.offset, int(NOW.timestamp() * 1000),
+            rec = KafkaRecord("orders", self.partition, self.offset, int(processed_at.timestamp() * 1000),
                               event["order_id"].encode(), json.dumps(event).encode())
-            out = transform(rec, ORDERS, NOW.isoformat(), 1 << 20)
+            out = transform(rec, ORDERS, processed_at.isoformat(), 1 << 20)
             assert not out.quarantined
             writer.add("bronze", self.partition, "2026-01-01", self.offset, out.line)
             self.offset += 1
         writer.upload(self.store.client(), self.store.bucket)
 
-    def run_all(self) -> None:
-        for name in build_order(self.models):
-            self.runner.run(self.models[name])
+    def run_all(self) -> dict:
+        return {name: self.runner.run(self.models[name]) for name in build_order(self.models)}
 
     def silver(self, event_ids: list[str]) -> list[tuple]:
         con = lake_duckdb.connect(self.store)
@@ -67,7 +66,7 @@ class Lake:
 
 @pytest.fixture
 def lake(resources):
-    return Lake(resources)
+    return Lake(resources["object_store"], resources["postgres"])
 
 
 def test_silver_dedups_and_app_orders_keeps_the_latest_state(lake):

@@ -12,7 +12,7 @@ from pathlib import Path
 import jinja2
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql" / "models"
-MATERIALIZATIONS = ("incremental", "view")
+MATERIALIZATIONS = ("incremental", "view", "windowed")
 TARGETS = ("s3", "postgres")
 
 
@@ -39,7 +39,7 @@ class Model:
 
     @property
     def materialized(self) -> str:
-        """incremental or view."""
+        """incremental, view or windowed (event-time windows with a watermark, docs/windows.md)."""
         return self.config["materialized"]
 
     @property
@@ -88,8 +88,10 @@ def parse_model(path: Path, root: Path = MODELS_DIR) -> Model:
         raise ModelError(f"{relative}: config(materialized=...) must be one of {MATERIALIZATIONS}")
     if cfg.get("target") not in TARGETS:
         raise ModelError(f"{relative}: config(target=...) must be one of {TARGETS}")
-    if cfg["materialized"] == "incremental" and not cfg.get("unique_key"):
-        raise ModelError(f"{relative}: an incremental model needs config(unique_key=...)")
+    if cfg["materialized"] in ("incremental", "windowed") and not cfg.get("unique_key"):
+        raise ModelError(f"{relative}: an {cfg['materialized']} model needs config(unique_key=...)")
+    if cfg["materialized"] == "windowed" and not (cfg.get("time_column") and cfg.get("window_seconds")):
+        raise ModelError(f"{relative}: a windowed model needs config(time_column=..., window_seconds=...)")
     if cfg["materialized"] == "view" and cfg["target"] != "postgres":
         raise ModelError(f"{relative}: views live in Postgres (target='postgres')")
     return Model(path, relative.parts[0], path.stem, text, dict(cfg),

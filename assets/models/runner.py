@@ -1,8 +1,8 @@
 """Run a model: render its SQL for this run, compute it with DuckDB, write the result, record what it consumed.
 
 Incremental models consume only input objects they have not consumed before (recorded in
-lakehouse_state.processed_objects, in the same Postgres transaction as nothing else: after the output
-is safely written). Output is written so that repeating a batch changes nothing:
+lakehouse_state.processed_objects: for s3 models after the output is safely written, for Postgres
+models in the same transaction as the output). Output is written so that repeating a batch changes nothing:
 - s3 models write Parquet files named after the batch (b<batch id>_*.parquet) under
   <folder>/<stem>/<partition columns>/, replacing that batch's earlier files, and drop rows whose
   unique key is already in the model's other files of the same partitions;
@@ -20,6 +20,7 @@ import jinja2
 import yaml
 
 from assets.models.project import Model
+from assets.models.windows import run_windowed
 from resources import duckdb as lake_duckdb
 from resources.migrations import apply_migrations
 from resources.object_store import ObjectStoreResource
@@ -41,6 +42,9 @@ class ModelRun:
     inputs: list[str] = field(default_factory=list)
     rows: int = 0
     outputs: list[str] = field(default_factory=list)
+    late_events: int = 0  # windowed models
+    future_events: int = 0  # windowed models: event times beyond now + WINDOW_MAX_FUTURE_SECONDS
+    watermark: object = None  # windowed models: the watermark after the batch
 
 
 def load_sources(path: Path = SOURCES_FILE) -> dict[tuple[str, str], dict]:
@@ -65,7 +69,12 @@ class ModelRunner:
         self.sources = load_sources()
 
     # -- inputs ---------------------------------------------------------------------------------
-    def _keys(self, prefix: str, suffix: str) -> list[str]:
+    def uris(self, keys: list[str]) -> str:
+        """A DuckDB list literal of the s3:// URIs of `keys`."""
+        return _list_literal([self.store.uri(k) for k in keys])
+
+    def keys(self, prefix: str, suffix: str) -> list[str]:
+        """Object keys under `prefix`/ ending in `suffix`, sorted."""
         s3 = self.store.client()
         keys = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.store.bucket, Prefix=prefix + "/"):
@@ -79,8 +88,8 @@ class ModelRunner:
             spec = self.sources.get((layer, name))
             if spec is None:
                 raise ModelRunError(f"{model.name}: source('{layer}', '{name}') is not declared in {SOURCES_FILE.name}")
-            return self._keys(spec["prefix"], ".jsonl.gz")
-        return self._keys(self.models[model.refs[0]].relation, ".parquet")
+            return self.keys(spec["prefix"], ".jsonl.gz")
+        return self.keys(self.models[model.refs[0]].relation, ".parquet")
 
     def _processed(self, model: Model) -> set[str]:
         with self.postgres.connect() as conn:
@@ -88,16 +97,21 @@ class ModelRunner:
                                 [model.name]).fetchall()
         return {r[0] for r in rows}
 
+    def record(self, cur, model: Model, keys: list[str], batch_id: str) -> None:
+        """Record `keys` as consumed by `model`, inside the caller's transaction."""
+        with cur.copy("COPY lakehouse_state.processed_objects (model, object_key, batch_id) FROM STDIN") as copy:
+            for key in keys:
+                copy.write_row((model.name, key, batch_id))
+
     def _record(self, model: Model, keys: list[str], batch_id: str) -> None:
         with self.postgres.connect() as conn, conn.cursor() as cur:
-            with cur.copy("COPY lakehouse_state.processed_objects (model, object_key, batch_id) FROM STDIN") as copy:
-                for key in keys:
-                    copy.write_row((model.name, key, batch_id))
+            self.record(cur, model, keys, batch_id)
 
     # -- rendering ------------------------------------------------------------------------------
-    def render(self, model: Model, inputs: list[str]) -> str:
-        """The model's SQL for this run: source()/ref() of the input become readers of `inputs`."""
-        uris = _list_literal([self.store.uri(k) for k in inputs])
+    def render(self, model: Model, inputs: list[str], ref_as: str | None = None) -> str:
+        """The model's SQL for this run: source()/ref() of the input become readers of `inputs`
+        (or the table `ref_as`, for windowed models)."""
+        uris = self.uris(inputs)
 
         def source(layer: str, name: str) -> str:
             spec = self.sources[(layer, name)]
@@ -108,6 +122,8 @@ class ModelRunner:
             upstream = self.models[name]
             if model.target == "postgres" and model.materialized == "view":
                 return upstream.relation  # a view is Postgres SQL over Postgres relations
+            if ref_as:
+                return ref_as
             return f"read_parquet({uris}, hive_partitioning=false)"
 
         env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
@@ -129,16 +145,19 @@ class ModelRunner:
         result.batch_id = hashlib.sha256("\n".join(todo).encode()).hexdigest()[:16]
         con = lake_duckdb.connect(self.store)
         try:
+            if model.materialized == "windowed":
+                run_windowed(self, model, todo, con, result)  # records the batch in its own transaction
+                return result
             con.execute(f"CREATE TEMP TABLE batch AS {self.render(model, todo)}")
             if model.target == "s3":
                 self._write_parquet(con, model, result)
+                self._record(model, todo, result.batch_id)  # after the files are safely written
             else:
-                self._upsert_postgres(con, model, result)
+                self._upsert_postgres(con, model, result, todo)
         except duckdb.Error as exc:
             raise ModelRunError(f"{model.name} ({model.path.name}): {exc}") from exc
         finally:
             con.close()
-        self._record(model, todo, result.batch_id)
         return result
 
     def _view(self, model: Model) -> ModelRun:
@@ -153,7 +172,7 @@ class ModelRunner:
         ours = f"b{result.batch_id}_"
         existing, stale = [], []
         for prefix in prefixes:
-            for k in self._keys(prefix, ".parquet"):
+            for k in self.keys(prefix, ".parquet"):
                 (stale if k.rsplit("/", 1)[1].startswith(ours) else existing).append(k)
         if existing:
             con.execute(f"DELETE FROM batch WHERE {key} IN (SELECT {key} FROM read_parquet("
@@ -168,7 +187,8 @@ class ModelRunner:
                         f"OVERWRITE_OR_IGNORE true)")
             result.outputs = prefixes
 
-    def _upsert_postgres(self, con: duckdb.DuckDBPyConnection, model: Model, result: ModelRun) -> None:
+    def _upsert_postgres(self, con: duckdb.DuckDBPyConnection, model: Model, result: ModelRun,
+                         todo: list[str]) -> None:
         key, newer_by = model.config["unique_key"], model.config.get("newer_by")
         columns = [c[0] for c in con.execute("SELECT * FROM batch LIMIT 0").description]
         rows = con.execute("SELECT * FROM batch").fetchall()
@@ -183,4 +203,5 @@ class ModelRunner:
                     copy.write_row(row)
             cur.execute(f"INSERT INTO {model.relation} ({names}) SELECT {names} FROM incoming "
                         f"ON CONFLICT ({key}) DO UPDATE SET {updates}{guard}")
+            self.record(cur, model, todo, result.batch_id)  # same transaction: exactly once
         result.outputs = [model.relation]
