@@ -31,6 +31,8 @@ def test_the_asset_graph_shows_kafka_to_postgres():
     assert upstream["silver/orders"] == {"bronze/orders"}
     assert upstream["app/orders"] == {"silver/orders"}
     assert upstream["app/orders_recent"] == {"app/orders"}
+    assert upstream["app/orders_per_minute"] == {"silver/orders"}
+    assert upstream["app/orders_sliding_5m"] == {"app/orders_per_minute"}
 
 
 def test_unknown_ref_is_an_error_naming_the_file(tmp_path):

@@ -148,6 +148,15 @@ def test_final_windows_and_late_events_match_the_reference(isolated, seed):
     assert reference.late, "the stream should contain late events"
     assert watermark == reference.watermark
 
+    with psycopg.connect(lake.postgres.url) as conn:
+        processing_total = conn.execute("SELECT sum(orders) FROM app.orders_per_minute_processing").fetchone()[0]
+        sliding = conn.execute("SELECT window_start, orders FROM app.orders_sliding_5m WHERE is_final").fetchall()
+    assert processing_total == len(reference.seen), "by processing time every distinct event counts once"
+    assert sliding
+    for start, orders in sliding:
+        minutes = [start + timedelta(minutes=k) for k in range(5)]
+        assert orders == sum(expected[m][0] for m in minutes if m in expected)
+
     lake.run_all()  # re-running changes nothing
     assert _pg_windows(lake) == (final, all_windows)
 

@@ -35,7 +35,8 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
 
     con.execute(f"CREATE TEMP TABLE new_events AS SELECT *, {bucket} AS window_start "
                 f"FROM read_parquet({runner.uris(files)}, hive_partitioning=false)")
-    cutoff = (watermark - lateness) if watermark else None
+    additive = bool(model.config.get("additive"))  # no lateness: new events are added to their windows
+    cutoff = (watermark - lateness) if watermark and not additive else None
     late_filter = (f"window_start + INTERVAL {width} SECOND <= TIMESTAMPTZ '{cutoff.isoformat()}'"
                    if cutoff else "false")
     late = con.execute(
@@ -49,7 +50,10 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
 
     windows: list[tuple] = []
     columns: list[str] = []
-    if touched:
+    if touched and additive:
+        relation = con.sql(runner.render(model, [], ref_as="new_events"))
+        columns, windows = relation.columns, relation.fetchall()
+    elif touched:
         with runner.postgres.connect() as conn:
             known_late = [r[0] for r in conn.execute(
                 "SELECT event_id FROM app.late_events WHERE window_start = ANY(%s)", [touched]).fetchall()]
@@ -82,7 +86,11 @@ def _commit(runner, model: Model, columns: list[str], windows: list[tuple], late
     with runner.postgres.connect() as conn, conn.cursor() as cur:
         if windows:
             names = ", ".join(columns)
-            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
+            if model.config.get("additive"):
+                updates = ", ".join(f"{c} = {model.relation}.{c} + EXCLUDED.{c}" for c in columns
+                                    if c not in (key, "window_end"))
+            else:
+                updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
             cur.execute(f"CREATE TEMP TABLE incoming ({names}) ON COMMIT DROP AS "
                         f"SELECT {names} FROM {model.relation} WITH NO DATA")
             with cur.copy(f"COPY incoming ({names}) FROM STDIN") as copy:
