@@ -189,19 +189,28 @@ class ModelRunner:
 
     def _upsert_postgres(self, con: duckdb.DuckDBPyConnection, model: Model, result: ModelRun,
                          todo: list[str]) -> None:
+        """Upsert the batch into the model's table: DuckDB copies it into a staging table (binary COPY
+        through its postgres extension), then one Postgres transaction upserts, records the batch and
+        drops the staging table."""
         key, newer_by = model.config["unique_key"], model.config.get("newer_by")
         columns = [c[0] for c in con.execute("SELECT * FROM batch LIMIT 0").description]
-        rows = con.execute("SELECT * FROM batch").fetchall()
-        result.rows = len(rows)
+        result.rows = con.execute("SELECT count(*) FROM batch").fetchone()[0]
+        staging = f"lakehouse_state.staging_{model.name}_{result.batch_id}"
         names = ", ".join(columns)
+        with self.postgres.connect(autocommit=True) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {staging}")  # left by an attempt that crashed
+            conn.execute(f"CREATE UNLOGGED TABLE {staging} AS SELECT {names} FROM {model.relation} WITH NO DATA")
+        con.execute("LOAD postgres")
+        con.execute(f"ATTACH {_quote(self.postgres.url)} AS pg (TYPE postgres)")
+        try:
+            con.execute(f"INSERT INTO pg.{staging} SELECT {names} FROM batch")
+        finally:
+            con.execute("DETACH pg")
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key) + ", updated_at = now()"
         guard = f" WHERE {model.relation}.{newer_by} <= EXCLUDED.{newer_by}" if newer_by else ""
         with self.postgres.connect() as conn, conn.cursor() as cur:
-            cur.execute(f"CREATE TEMP TABLE incoming (LIKE {model.relation} INCLUDING DEFAULTS) ON COMMIT DROP")
-            with cur.copy(f"COPY incoming ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cur.execute(f"INSERT INTO {model.relation} ({names}) SELECT {names} FROM incoming "
+            cur.execute(f"INSERT INTO {model.relation} ({names}) SELECT {names} FROM {staging} "
                         f"ON CONFLICT ({key}) DO UPDATE SET {updates}{guard}")
             self.record(cur, model, todo, result.batch_id)  # same transaction: exactly once
+            cur.execute(f"DROP TABLE {staging}")
         result.outputs = [model.relation]

@@ -1,0 +1,119 @@
+"""Benchmark: build silver and the event-time windows from 10,000,000 order events in bronze, then one
+incremental batch of 10,000 events end to end into Postgres.
+
+    .venv/bin/python bench/windows_build.py [--events 10000000] [--batch 10000]
+
+Runs in its own bucket and database (dropped afterwards) on the stack (`lakehouse up`). Bronze is
+written by DuckDB in the exact shape the bronze asset writes. Prints figures; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assets.models.project import build_order, load_models  # noqa: E402
+from assets.models.runner import ModelRunner  # noqa: E402
+from infra.stack import stack  # noqa: E402
+from infra.stack.config import StackConfig  # noqa: E402
+from resources import duckdb as lake_duckdb  # noqa: E402
+from resources.definitions import platform_resources  # noqa: E402
+from resources.object_store import ObjectStoreResource  # noqa: E402
+from resources.postgres import PostgresResource  # noqa: E402
+
+STATUSES = "['created', 'paid', 'shipped', 'cancelled']"
+
+
+def write_bronze(store: ObjectStoreResource, first: int, count: int, files: int, start_epoch: int) -> None:
+    """`count` events (10 per second of event time, a little disorder) as `files` bronze objects."""
+    con = lake_duckdb.connect(store)
+    per_file = count // files
+    for f in range(files):
+        lo = first + f * per_file
+        hi = first + count if f == files - 1 else lo + per_file
+        key = f"bronze/stream/orders/dt=2026-01-01/orders-p0-{lo}-{hi - 1}.jsonl.gz"
+        con.execute(f"""
+            COPY (
+              SELECT 'e-' || i AS event_id, 'o-' || (i // 3) AS order_id, 'c-' || (i % 5000) AS customer_id,
+                     {STATUSES}[1 + (i % 4)::INTEGER] AS status, round(5 + (i * 7919 % 49500) / 100.0, 2) AS amount,
+                     'VND' AS currency,
+                     strftime(to_timestamp({start_epoch} + i / 10 - (i * 31 % 8)), '%Y-%m-%dT%H:%M:%S.000Z')
+                       AS created_at,
+                     strftime(to_timestamp({start_epoch} + i / 10 + 2), '%Y-%m-%dT%H:%M:%S.000Z') AS processed_at,
+                     {{'topic': 'orders', 'partition': 0, 'offset': i,
+                       'timestamp': strftime(to_timestamp({start_epoch} + i / 10), '%Y-%m-%dT%H:%M:%S.000Z'),
+                       'key': 'o-' || (i // 3)}} AS _kafka
+              FROM range({lo}, {hi}) t(i)
+            ) TO '{store.uri(key)}' (FORMAT json, COMPRESSION gzip)""")
+    con.close()
+
+
+def run_models(runner: ModelRunner, models: dict) -> dict[str, float]:
+    """Run every model once; seconds per model."""
+    timings = {}
+    for name in build_order(models):
+        t0 = time.monotonic()
+        runner.run(models[name])
+        timings[name] = time.monotonic() - t0
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--files", type=int, default=100, help="bronze objects holding the backlog")
+    args = parser.parse_args()
+
+    cfg, base = StackConfig.from_env(), platform_resources()
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    src = base["object_store"]
+    store = ObjectStoreResource(endpoint=src.endpoint, access_key=src.access_key, secret_key=src.secret_key,
+                                bucket=name.replace("_", "-"), region=src.region)
+    store.client().create_bucket(Bucket=store.bucket)
+    pg = stack.service(cfg, "postgres")
+    with pg.superuser() as conn:
+        conn.execute(f"CREATE DATABASE {name} OWNER de_user")
+    postgres = PostgresResource(url=base["postgres"].url.rsplit("/", 1)[0] + f"/{name}")
+    models = load_models()
+    runner = ModelRunner(models, store, postgres)
+    try:
+        start_epoch = int(time.time()) - args.events // 10 - 3600
+        t0 = time.monotonic()
+        write_bronze(store, 0, args.events, args.files, start_epoch)
+        print(f"bronze: {args.events:,} events in {args.files} objects written in {time.monotonic() - t0:.1f}s")
+
+        t0 = time.monotonic()
+        timings = run_models(runner, models)
+        total = time.monotonic() - t0
+        print(f"full build from scratch: {total:.1f}s  (" + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + ")")
+
+        write_bronze(store, args.events, args.batch, 1, start_epoch)
+        t0 = time.monotonic()
+        timings = run_models(runner, models)
+        total = time.monotonic() - t0
+        print(f"one incremental batch of {args.batch:,} events end to end: {total:.2f}s  ("
+              + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()) + ")")
+        with postgres.connect() as conn:
+            windows, orders = conn.execute("SELECT (SELECT count(*) FROM app.orders_per_minute), "
+                                           "(SELECT count(*) FROM app.orders)").fetchone()
+        print(f"result: {windows:,} 1-minute windows, {orders:,} orders; "
+              f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    finally:
+        with pg.superuser() as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        s3 = store.client()
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=store.bucket):
+            if page.get("Contents"):
+                s3.delete_objects(Bucket=store.bucket,
+                                  Delete={"Objects": [{"Key": o["Key"]} for o in page["Contents"]]})
+        s3.delete_bucket(Bucket=store.bucket)
+
+
+if __name__ == "__main__":
+    main()
