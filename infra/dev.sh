@@ -25,4 +25,5 @@ trap 'kill -INT $gen_orders $gen_lab 2>/dev/null || true' EXIT
 
 echo "Dagster UI: http://127.0.0.1:${DAGSTER_PORT:-3000}  — sensors bronze_orders_sensor and bronze_lab_events_sensor are on."
 echo "Generators write to orders (${GENERATOR_RATE:-5}/s) and lab-events (1/s); logs in $logs/."
+echo "The schedule lake_models_schedule updates silver and the app.* tables in Postgres every minute."
 .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p "${DAGSTER_PORT:-3000}"
