@@ -192,9 +192,8 @@ def produce(spec: GeneratorSpec, bootstrap: str, keep_records: bool = False, sto
         for n, event in enumerate(generate(spec)):
             if stop_after is not None and time.monotonic() - began >= stop_after:
                 break
-            if spec.rate > 0:
-                delay = began + n / spec.rate - time.monotonic()
-                if delay > 0:
+            if spec.rate > 0:  # poll() returns early when it serves a delivery report: wait out the whole delay
+                while (delay := began + n / spec.rate - time.monotonic()) > 0:
                     producer.poll(delay)
             while True:
                 try:

@@ -82,3 +82,14 @@ def test_unknown_topic_is_a_clear_error(resources):
 def test_kafka_down_is_a_clear_error():
     with pytest.raises(GeneratorError, match="unreachable"):
         produce(GeneratorSpec(count=1), "127.0.0.1:1")
+
+
+def test_the_rate_is_kept_so_event_time_follows_the_wall_clock(resources, fresh_topic):
+    import time
+
+    began = time.monotonic()
+    report = produce(GeneratorSpec(topic=fresh_topic, count=60, rate=20, seed=9),
+                     resources["kafka"].bootstrap_servers)
+    elapsed = time.monotonic() - began
+    assert report.delivered == 60
+    assert elapsed >= 59 / 20, f"60 events at 20/s took only {elapsed:.2f}s"
