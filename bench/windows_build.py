@@ -12,19 +12,17 @@ import argparse
 import resource
 import sys
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assets.models.project import build_order, load_models  # noqa: E402
 from assets.models.runner import ModelRunner  # noqa: E402
-from infra.stack import stack  # noqa: E402
 from infra.stack.config import StackConfig  # noqa: E402
+from infra.stack.sandbox import sandbox  # noqa: E402
 from resources import duckdb as lake_duckdb  # noqa: E402
 from resources.definitions import platform_resources  # noqa: E402
 from resources.object_store import ObjectStoreResource  # noqa: E402
-from resources.postgres import PostgresResource  # noqa: E402
 
 STATUSES = "['created', 'paid', 'shipped', 'cancelled']"
 
@@ -70,19 +68,10 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100, help="bronze objects holding the backlog")
     args = parser.parse_args()
 
-    cfg, base = StackConfig.from_env(), platform_resources()
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    src = base["object_store"]
-    store = ObjectStoreResource(endpoint=src.endpoint, access_key=src.access_key, secret_key=src.secret_key,
-                                bucket=name.replace("_", "-"), region=src.region)
-    store.client().create_bucket(Bucket=store.bucket)
-    pg = stack.service(cfg, "postgres")
-    with pg.superuser() as conn:
-        conn.execute(f"CREATE DATABASE {name} OWNER de_user")
-    postgres = PostgresResource(url=base["postgres"].url.rsplit("/", 1)[0] + f"/{name}")
-    models = load_models()
-    runner = ModelRunner(models, store, postgres)
-    try:
+    base = platform_resources()
+    with sandbox(StackConfig.from_env(), base["object_store"], base["postgres"], prefix="bench") as (store, postgres):
+        models = load_models()
+        runner = ModelRunner(models, store, postgres)
         start_epoch = int(time.time()) - args.events // 10 - 3600
         t0 = time.monotonic()
         write_bronze(store, 0, args.events, args.files, start_epoch)
@@ -104,15 +93,6 @@ def main() -> None:
                                            "(SELECT count(*) FROM app.orders)").fetchone()
         print(f"result: {windows:,} 1-minute windows, {orders:,} orders; "
               f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-    finally:
-        with pg.superuser() as conn:
-            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        s3 = store.client()
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=store.bucket):
-            if page.get("Contents"):
-                s3.delete_objects(Bucket=store.bucket,
-                                  Delete={"Objects": [{"Key": o["Key"]} for o in page["Contents"]]})
-        s3.delete_bucket(Bucket=store.bucket)
 
 
 if __name__ == "__main__":

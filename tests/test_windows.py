@@ -5,7 +5,6 @@ the shared stack's watermark."""
 from __future__ import annotations
 
 import random
-import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -13,10 +12,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from infra.stack import stack
+from infra.stack.sandbox import sandbox
 from resources import duckdb as lake_duckdb
-from resources.object_store import ObjectStoreResource
-from resources.postgres import PostgresResource
 from assets.bronze.ingest import PREFIXES
 from assets.bronze.writer import ObjectWriter
 from tests.test_models import Lake, _event
@@ -29,23 +26,8 @@ def isolated(resources, cfg, monkeypatch):
     for variable, value in (("WINDOW_MAX_OUT_OF_ORDERNESS_SECONDS", OOO), ("WINDOW_ALLOWED_LATENESS_SECONDS", LATENESS),
                             ("WINDOW_MAX_FUTURE_SECONDS", FUTURE)):
         monkeypatch.setenv(variable, str(value))
-    name = f"test_{uuid.uuid4().hex[:10]}"
-    base = resources["object_store"]
-    store = ObjectStoreResource(endpoint=base.endpoint, access_key=base.access_key, secret_key=base.secret_key,
-                                bucket=name.replace("_", "-"), region=base.region)
-    store.client().create_bucket(Bucket=store.bucket)
-    postgres_service = stack.service(cfg, "postgres")
-    with postgres_service.superuser() as conn:
-        conn.execute(f"CREATE DATABASE {name} OWNER de_user")
-    url = resources["postgres"].url.rsplit("/", 1)[0] + f"/{name}"
-    yield Lake(store, PostgresResource(url=url))
-    with postgres_service.superuser() as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    s3 = store.client()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=store.bucket):
-        if page.get("Contents"):
-            s3.delete_objects(Bucket=store.bucket, Delete={"Objects": [{"Key": o["Key"]} for o in page["Contents"]]})
-    s3.delete_bucket(Bucket=store.bucket)
+    with sandbox(cfg, resources["object_store"], resources["postgres"], prefix="test") as (store, postgres):
+        yield Lake(store, postgres)
 
 
 def _time(event: dict) -> datetime:
