@@ -50,7 +50,9 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
 
     windows: list[tuple] = []
     columns: list[str] = []
-    if touched and additive:
+    if touched and (additive or watermark is None):
+        # additive: only the new events matter; no watermark yet: no event was consumed before, so
+        # the new events are all there is in the touched windows (and none of them is late)
         relation = con.sql(runner.render(model, [], ref_as="new_events"))
         columns, windows = relation.columns, relation.fetchall()
     elif touched:
