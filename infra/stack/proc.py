@@ -46,14 +46,17 @@ def running_pid(cfg: StackConfig, name: str) -> int | None:
         return None
     record = json.loads(path.read_text())
     pid = int(record["pid"])
-    cmd = _cmdline(pid)
-    if cmd is None or _stat_state(pid) in ("Z", "X") or Path(cmd[0]).name != Path(record["argv0"]).name:
+    if _stat_state(pid) in ("Z", "X"):  # gone, or a zombie
         return None
+    cmd = _cmdline(pid)  # empty for an instant while a program execs: then trust the live pid
+    if cmd is not None and Path(cmd[0]).name != Path(record["argv0"]).name:
+        return None  # the pid now belongs to another program
     return pid
 
 
-def start(cfg: StackConfig, spec: ProcessSpec) -> int:
-    """Start `spec` in its own session, output appended to its log file; return its pid."""
+def start(cfg: StackConfig, spec: ProcessSpec) -> subprocess.Popen:
+    """Start `spec` in its own session, output appended to its log file; return the process
+    (its poll() is the reliable way to see it exit while it starts)."""
     cfg.run.mkdir(parents=True, exist_ok=True)
     cfg.logs.mkdir(parents=True, exist_ok=True)
     log_path = log_file(cfg, spec.name)
@@ -83,7 +86,7 @@ def start(cfg: StackConfig, spec: ProcessSpec) -> int:
             }
         )
     )
-    return proc.pid
+    return proc
 
 
 def recorded(cfg: StackConfig) -> list[str]:

@@ -82,11 +82,10 @@ def _start(cfg: StackConfig, svc: Service) -> None:
                 f"{svc.name}: port {host}:{port} is already in use by a process the launcher did not start; "
                 f"stop it or choose another port (see .env.example)"
             )
-    for spec in specs:
-        proc.start(cfg, spec)
+    started = {spec.name: proc.start(cfg, spec) for spec in specs}
     deadline = time.monotonic() + svc.health_timeout
     while not _safe_healthy(svc):
-        dead = [s.name for s in specs if proc.running_pid(cfg, s.name) is None]
+        dead = [name for name, process in started.items() if process.poll() is not None]
         if dead:
             raise _fail(cfg, svc, f"process {', '.join(dead)} exited during start-up")
         if time.monotonic() > deadline:
