@@ -67,20 +67,28 @@ def _quarantine(rec: KafkaRecord, processed_at: str, reason: str) -> Outcome:
     return Outcome({"_kafka": _kafka_meta(rec), "reason": reason, "raw_base64": raw, "processed_at": processed_at}, True)
 
 
+def _not_utf8(value: bytes) -> str | None:
+    """Why `value` is not UTF-8 text, or None if it is."""
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"value is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    return None
+
+
 def _payload(rec: KafkaRecord, spec: TopicSpec) -> dict | str:
     """The payload as a dict, or the reason it cannot be one."""
     if rec.value is None:
         return "empty value (tombstone)"
-    try:
-        text = rec.value.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"value is not UTF-8 text ({exc.reason} at byte {exc.start})"
     if spec.fmt == "text":
-        return {"value": text.rstrip("\r\n")}
+        try:
+            return {"value": rec.value.decode("utf-8").rstrip("\r\n")}
+        except UnicodeDecodeError:
+            return _not_utf8(rec.value)
     try:
-        payload = orjson.loads(rec.value)
+        payload = orjson.loads(rec.value)  # checks UTF-8 itself: decode only to explain a failure
     except orjson.JSONDecodeError as exc:
-        return f"malformed JSON: {exc}"
+        return _not_utf8(rec.value) or f"malformed JSON: {exc}"
     if not isinstance(payload, dict):
         return f"JSON value is a {type(payload).__name__}, not an object"
     return payload
