@@ -19,6 +19,12 @@ DEFAULTS: dict[str, str] = {
     "PG_URL": "postgresql://de_user:de_pass@127.0.0.1:5432/de_db",  # development only
     "FLINK_REST_URL": "http://127.0.0.1:8081",
     "FLINK_SQL_GATEWAY_URL": "http://127.0.0.1:8083",
+    # Superset (lakehouse up --with superset; docs/dashboard.md)
+    "SUPERSET_URL": "http://127.0.0.1:8088",
+    "SUPERSET_ADMIN_USER": "admin",  # development only
+    "SUPERSET_ADMIN_PASSWORD": "admin",  # development only
+    "SUPERSET_SECRET_KEY": "",  # empty: one is generated at install and kept under .lakehouse/data/superset
+    "SUPERSET_DATABASE_URI": "",  # the "Postgres App" connection; empty: PG_URL
     # Bronze ingestion: "topic:format[:schema]" comma-separated; format is json or text.
     "BRONZE_TOPICS": "lab-events:text,orders:json:orders",
     "BRONZE_MAX_RECORDS": "100000",  # per run
@@ -34,7 +40,8 @@ DEFAULTS: dict[str, str] = {
     "WINDOW_MAX_FUTURE_SECONDS": "300",  # event times beyond now + this do not move the watermark further
 }
 
-SECRETS = frozenset({"S3_SECRET_KEY", "PG_URL"})
+SECRETS = frozenset({"S3_SECRET_KEY", "PG_URL", "SUPERSET_ADMIN_PASSWORD", "SUPERSET_SECRET_KEY",
+                     "SUPERSET_DATABASE_URI"})
 
 
 def setting(name: str) -> str:

@@ -12,7 +12,7 @@ from infra.stack.service import Service, StackError, port_open
 
 # Start order; `down` goes the other way. Optional services start only when asked for.
 CORE_SERVICES = ("postgres", "s3", "kafka")
-OPTIONAL_SERVICES = ("flink",)
+OPTIONAL_SERVICES = ("flink", "superset")
 
 
 def service(cfg: StackConfig, name: str) -> Service:
