@@ -6,6 +6,7 @@ from resources.kafka import KafkaResource
 from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource
 from resources.settings import resource_value, setting
+from resources.superset import SupersetResource
 
 
 def platform_resources() -> dict[str, object]:
@@ -22,5 +23,11 @@ def platform_resources() -> dict[str, object]:
         "postgres": PostgresResource(url=resource_value("PG_URL")),
         "flink": FlinkResource(
             rest_url=setting("FLINK_REST_URL"), sql_gateway_url=setting("FLINK_SQL_GATEWAY_URL")
+        ),
+        "superset": SupersetResource(
+            url=setting("SUPERSET_URL"),
+            username=setting("SUPERSET_ADMIN_USER"),
+            password=resource_value("SUPERSET_ADMIN_PASSWORD"),
+            database_uri=resource_value("SUPERSET_DATABASE_URI" if setting("SUPERSET_DATABASE_URI") else "PG_URL"),
         ),
     }

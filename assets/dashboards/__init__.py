@@ -1,0 +1,1 @@
+"""The Superset dashboard "Orders Realtime", provisioned as code (docs/dashboard.md)."""

@@ -1,0 +1,140 @@
+"""What the dashboard "Orders Realtime" is made of: the datasets (and the model whose run creates or fills each
+table), the charts, and their layout. Plain data; provision.py turns it into Superset objects."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+DATABASE_NAME = "Postgres App"
+DASHBOARD_TITLE = "Orders Realtime"
+DASHBOARD_SLUG = "orders-realtime"
+REFRESH_SECONDS = 30
+SCHEMA = "app"
+LAST_HOUR = 'DATEADD(DATETIME("now"), -1, hour) : now'
+LAST_15_MINUTES = 'DATEADD(DATETIME("now"), -15, minute) : now'
+
+# Dataset table -> the model (name as `ref` spells it) whose run creates or fills it.
+DATASETS: dict[str, str] = {
+    "orders": "app_orders",
+    "orders_recent": "app_orders_recent",
+    "orders_per_minute": "app_orders_per_minute",
+    "orders_per_minute_processing": "app_orders_per_minute_processing",
+    "late_events": "app_orders_per_minute",  # the events too late for a window are its by-product
+}
+
+
+def total(column: str, label: str, aggregate: str = "SUM") -> dict:
+    """An ad-hoc metric: `aggregate`(`column`) AS `label`."""
+    return {"expressionType": "SIMPLE", "column": {"column_name": column}, "aggregate": aggregate, "label": label}
+
+
+ORDERS = total("orders", "orders")
+REVENUE = total("revenue", "revenue")
+ORDER_COUNT = {"expressionType": "SQL", "sqlExpression": "COUNT(*)", "label": "orders"}
+ORDER_REVENUE = total("amount", "revenue")
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart: its dataset, visualisation, what it selects, and its place in the layout (row, width of 12)."""
+
+    name: str
+    table: str
+    viz_type: str
+    row: int
+    width: int
+    metrics: tuple[dict, ...] = ()
+    x_axis: str | None = None  # time-series charts: the time column, bucketed by minute
+    groupby: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()  # raw-record tables
+    time_column: str | None = None
+    time_range: str | None = None
+    orderby: tuple[tuple[str | dict, bool], ...] = ()  # (column or metric, ascending)
+    row_limit: int = 10_000
+    options: dict = field(default_factory=dict)  # presentation-only form data
+
+    def filters(self) -> list[dict]:
+        """The query's time-range filter, if any."""
+        if not self.time_range:
+            return []
+        return [{"col": self.time_column, "op": "TEMPORAL_RANGE", "val": self.time_range}]
+
+    def form_data(self, dataset_id: int) -> dict:
+        """The chart's `params`: what the browser renders from."""
+        data = {"datasource": f"{dataset_id}__table", "viz_type": self.viz_type, "row_limit": self.row_limit,
+                "adhoc_filters": [{"clause": "WHERE", "subject": f["col"], "operator": f["op"], "comparator": f["val"],
+                                   "expressionType": "SIMPLE"} for f in self.filters()], **self.options}
+        if self.x_axis:
+            data.update(x_axis=self.x_axis, time_grain_sqla="PT1M", metrics=list(self.metrics), groupby=[])
+        elif self.columns:
+            data.update(query_mode="raw", all_columns=list(self.columns),
+                        order_by_cols=[json.dumps([col, asc]) for col, asc in self.orderby])
+        else:
+            data.update(metric=self.metrics[0], groupby=list(self.groupby))
+        return data
+
+    def query(self) -> dict:
+        """The one query of the chart's saved query context (what /api/v1/chart/<id>/data/ runs)."""
+        if self.x_axis:
+            columns: list = [{"columnType": "BASE_AXIS", "sqlExpression": self.x_axis, "label": self.x_axis,
+                              "expressionType": "SQL", "timeGrain": "PT1M"}]
+            orderby = [[self.x_axis, True]]
+        else:
+            columns = list(self.groupby or self.columns)
+            orderby = [list(o) for o in self.orderby]
+        return {"columns": columns, "metrics": list(self.metrics), "orderby": orderby, "filters": self.filters(),
+                "row_limit": self.row_limit, "extras": {"having": "", "where": ""}}
+
+    def query_context(self, dataset_id: int) -> dict:
+        """The saved query context: the query plus the form data it came from."""
+        return {"datasource": {"id": dataset_id, "type": "table"}, "force": False, "queries": [self.query()],
+                "form_data": self.form_data(dataset_id), "result_format": "json", "result_type": "full"}
+
+
+CHARTS: tuple[Chart, ...] = (
+    Chart("Orders and revenue per minute (event time)", "orders_per_minute", "echarts_timeseries_line", row=0,
+          width=6, metrics=(ORDERS, REVENUE), x_axis="window_start", time_column="window_start",
+          time_range=LAST_HOUR, options={"show_legend": True, "rich_tooltip": True, "markerEnabled": True}),
+    Chart("Orders and revenue per minute (processing time)", "orders_per_minute_processing",
+          "echarts_timeseries_line", row=0, width=6, metrics=(ORDERS, REVENUE), x_axis="window_start",
+          time_column="window_start", time_range=LAST_HOUR,
+          options={"show_legend": True, "rich_tooltip": True, "markerEnabled": True}),
+    Chart("Orders by status, last hour", "orders_recent", "pie", row=1, width=4, metrics=(ORDER_COUNT,),
+          groupby=("status",), time_column="created_at", time_range=LAST_HOUR, orderby=((ORDER_COUNT, False),),
+          options={"show_labels": True, "label_type": "key_value", "show_legend": True, "sort_by_metric": True}),
+    Chart("Revenue, last 15 minutes", "orders", "big_number_total", row=1, width=3, metrics=(ORDER_REVENUE,),
+          time_column="created_at", time_range=LAST_15_MINUTES,
+          options={"subheader": "sum of amount, orders created in the last 15 minutes"}),
+    Chart("Latest late events", "late_events", "table", row=1, width=5,
+          columns=("event_id", "order_id", "created_at", "window_start", "watermark", "lateness_seconds",
+                   "processed_at"),
+          orderby=(("processed_at", False), ("event_id", False)), row_limit=20),
+)
+
+
+def layout(chart_ids: dict[str, int]) -> dict:
+    """The dashboard's position_json: one ROW per chart row, charts left to right in CHARTS order."""
+    rows = sorted({chart.row for chart in CHARTS})
+    position: dict = {
+        "DASHBOARD_VERSION_KEY": "v2",
+        "ROOT_ID": {"type": "ROOT", "id": "ROOT_ID", "children": ["GRID_ID"]},
+        "GRID_ID": {"type": "GRID", "id": "GRID_ID", "children": [f"ROW-{r}" for r in rows], "parents": ["ROOT_ID"]},
+        "HEADER_ID": {"type": "HEADER", "id": "HEADER_ID", "meta": {"text": DASHBOARD_TITLE}},
+    }
+    for r in rows:
+        position[f"ROW-{r}"] = {"type": "ROW", "id": f"ROW-{r}", "children": [], "parents": ["ROOT_ID", "GRID_ID"],
+                                "meta": {"background": "BACKGROUND_TRANSPARENT"}}
+    for chart in CHARTS:
+        key = f"CHART-{chart_ids[chart.name]}"
+        position[f"ROW-{chart.row}"]["children"].append(key)
+        position[key] = {"type": "CHART", "id": key, "children": [], "parents": ["ROOT_ID", "GRID_ID", f"ROW-{chart.row}"],
+                         "meta": {"chartId": chart_ids[chart.name], "width": chart.width, "height": 50,
+                                  "sliceName": chart.name}}
+    return position
+
+
+def json_metadata() -> dict:
+    """The dashboard's json_metadata: refresh every REFRESH_SECONDS, no cross-filters."""
+    return {"refresh_frequency": REFRESH_SECONDS, "timed_refresh_immune_slices": [], "expanded_slices": {},
+            "color_scheme": "", "label_colors": {}, "shared_label_colors": [], "native_filter_configuration": [],
+            "cross_filters_enabled": False}
