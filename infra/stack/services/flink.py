@@ -33,7 +33,8 @@ MAIN_CLASS = {
     "flink-sql-gateway": "org.apache.flink.table.gateway.SqlGateway",
 }
 # env.java.opts.all of Flink's own conf/config.yaml: the JDK 17 module access Flink needs.
-JAVA_OPTS = ["-XX:+IgnoreUnrecognizedVMOptions"] + [
+# UTC, so timestamps the JDBC connector hands to Postgres mean the same instant on every machine.
+JAVA_OPTS = ["-XX:+IgnoreUnrecognizedVMOptions", "-Duser.timezone=UTC"] + [
     f"--add-exports={m}=ALL-UNNAMED"
     for m in (
         "java.rmi/sun.rmi.registry",
@@ -140,7 +141,7 @@ class Flink(Service):
         run(
             ["mvn", "-B", "-q", "-Dstyle.color=never", "-f", str(POM), f"-Dmaven.repo.local={downloads / 'm2'}",
              f"-Dflink.home={root}", "dependency:copy"],
-            "fetch the SQL Gateway, Kafka connector and S3 plugin jars from Maven Central",
+            "fetch the SQL Gateway, Kafka and JDBC connectors, Postgres driver and S3 plugin jars from Maven Central",
         )
         for script in (root / "bin").iterdir():
             script.chmod(0o755)
