@@ -64,6 +64,9 @@ class Service(abc.ABC):
     def healthy(self) -> bool:
         """A quick real check that the service answers (not just that a port is open, where possible)."""
 
+    def prepare(self) -> None:
+        """Get ready to start, once the services before it are up (e.g. migrate a metadata database). Idempotent."""
+
     def bootstrap(self) -> None:
         """Create what the platform expects (topics, bucket, roles...). Idempotent. Runs once healthy."""
 

@@ -82,6 +82,7 @@ def _start(cfg: StackConfig, svc: Service) -> None:
                 f"{svc.name}: port {host}:{port} is already in use by a process the launcher did not start; "
                 f"stop it or choose another port (see .env.example)"
             )
+    svc.prepare()
     started = {spec.name: proc.start(cfg, spec) for spec in specs}
     deadline = time.monotonic() + svc.health_timeout
     while not _safe_healthy(svc):

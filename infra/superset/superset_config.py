@@ -6,7 +6,7 @@ no secret is written in this file.
 import os
 
 SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
-# The metadata database: SQLite under .lakehouse/data/superset (see docs/decisions.md).
+# The metadata database: `superset` on the stack's Postgres (see docs/decisions.md).
 SQLALCHEMY_DATABASE_URI = os.environ["SUPERSET_METADATA_URI"]
 
 # Nothing leaves 127.0.0.1: no analytics pixel, no example data.

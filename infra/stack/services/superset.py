@@ -1,9 +1,10 @@
 """Apache Superset (optional, `lakehouse up --with superset`): the dashboard server on SUPERSET_URL.
 
 PyPI's apache-superset (infra/superset/requirements.txt pins it) goes into its own virtual environment under
-downloads/superset, so its pins never meet the platform's. Its metadata database is SQLite under data/superset
-(docs/decisions.md says why), migrated and given the admin user at install time; the server is gunicorn, which
-Superset depends on, run in the foreground as `python -m gunicorn` so the recorded pid is the server's own.
+downloads/superset, so its pins never meet the platform's. Its metadata database is `superset` on the stack's
+Postgres, owned by PG_URL's role (docs/decisions.md says why), created, migrated and given the admin user by
+prepare() once Postgres is up; the server is gunicorn, which Superset depends on, run in the foreground as
+`python -m gunicorn` so the recorded pid is the server's own.
 """
 from __future__ import annotations
 
@@ -14,16 +15,21 @@ import secrets
 import sys
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
+
+from psycopg import sql
 
 from infra.stack.commands import run_command
 from infra.stack.config import REPO_ROOT, host_port
 from infra.stack.service import ProcessSpec, Service
+from infra.stack.services.postgres import Postgres
 from resources.settings import setting
 
 SUPERSET_FILES = REPO_ROOT / "infra" / "superset"
 REQUIREMENTS = SUPERSET_FILES / "requirements.txt"
 CONFIG = SUPERSET_FILES / "superset_config.py"
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+METADATA_DB = "superset"
 
 
 def run(argv: list[str], what: str, **kwargs: object) -> str:
@@ -56,19 +62,41 @@ class Superset(Service):
         return self.venv() / "bin" / "python"
 
     def install(self) -> None:
-        """Install the pinned packages (again when requirements.txt changes), then migrate the metadata
-        database and create or update the admin user when the release or the credentials changed."""
-        fingerprint = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
-        installed = self.dir("downloads") / ".installed"
+        """Install the pinned packages once (again when requirements.txt changes)."""
+        installed, fingerprint = self.dir("downloads") / ".installed", hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
         if not (installed.exists() and installed.read_text() == fingerprint):
             self._install_packages()
             installed.write_text(fingerprint)
-        migrated = self.dir("data") / ".migrated"
-        if not (migrated.exists() and migrated.read_text() == fingerprint):
+
+    def prepare(self) -> None:
+        """Create the metadata database if missing; migrate it when the release changed; create the admin user
+        (or reset its password) when the credentials changed."""
+        postgres = Postgres(self.cfg)
+        owner = sql.Identifier(postgres.login()["user"])
+        migrated, admin = self.dir("data") / ".migrated", self.dir("data") / ".admin"
+        with postgres.superuser() as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (METADATA_DB,)).fetchone():
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(METADATA_DB), owner))
+                migrated.unlink(missing_ok=True)
+                admin.unlink(missing_ok=True)
+        if not (migrated.exists() and migrated.read_text() == self.fingerprint(self.metadata_uri())):
             self._superset(["db", "upgrade"], "migrate the metadata database")
             self._superset(["init"], "create the default roles and permissions")
-            migrated.write_text(fingerprint)
-        self._admin()
+            migrated.write_text(self.fingerprint(self.metadata_uri()))
+        user, password = setting("SUPERSET_ADMIN_USER"), setting("SUPERSET_ADMIN_PASSWORD")
+        if not (admin.exists() and admin.read_text() == self.fingerprint(f"{user}\0{password}")):
+            self._admin(user, password)
+            admin.write_text(self.fingerprint(f"{user}\0{password}"))
+
+    def fingerprint(self, extra: str) -> str:
+        """An HMAC (keyed by the secret key, so no credential can be read back) of requirements.txt and `extra`."""
+        return hmac.new(self.secret_key().encode(), REQUIREMENTS.read_bytes() + extra.encode(), "sha256").hexdigest()
+
+    def metadata_uri(self) -> str:
+        """PG_URL's role and server, database `superset`, as a SQLAlchemy URI."""
+        postgres = Postgres(self.cfg)
+        (host, port), login = postgres.host_port(), postgres.login()
+        return f"postgresql://{quote(login['user'], safe='')}:{quote(login['password'], safe='')}@{host}:{port}/{METADATA_DB}"
 
     def _install_packages(self) -> None:
         venv = self.venv()
@@ -78,13 +106,7 @@ class Superset(Service):
         run([str(self.python()), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)],
             f"install the packages of {REQUIREMENTS} from PyPI")
 
-    def _admin(self) -> None:
-        """Create the admin user, or reset its password, when the credentials differ from the last run."""
-        user, password = setting("SUPERSET_ADMIN_USER"), setting("SUPERSET_ADMIN_PASSWORD")
-        stamp = self.dir("data") / ".admin"
-        digest = hmac.new(self.secret_key().encode(), f"{user}\0{password}".encode(), "sha256").hexdigest()
-        if stamp.exists() and stamp.read_text() == digest:
-            return
+    def _admin(self, user: str, password: str) -> None:
         output = self._superset(
             ["fab", "create-admin", "--username", user, "--firstname", "Superset", "--lastname", "Admin",
              "--email", f"{user}@localhost", "--password", password],
@@ -93,7 +115,6 @@ class Superset(Service):
         if "already exists" in output:
             self._superset(["fab", "reset-password", "--username", user, "--password", password],
                            f"set the password of the admin user {user}")
-        stamp.write_text(digest)
 
     def _superset(self, args: list[str], what: str) -> str:
         return run([str(self.venv() / "bin" / "superset"), *args], what, env={**os.environ, **self.env()})
@@ -113,7 +134,7 @@ class Superset(Service):
         return {
             "SUPERSET_CONFIG_PATH": str(CONFIG),
             "SUPERSET_SECRET_KEY": self.secret_key(),
-            "SUPERSET_METADATA_URI": f"sqlite:///{self.dir('data') / 'superset.db'}",
+            "SUPERSET_METADATA_URI": self.metadata_uri(),
             "SCARF_ANALYTICS": "false",
         }
 

@@ -1,0 +1,160 @@
+"""The dashboard "Orders Realtime" on the real Superset, over real model output in its own database.
+
+The module provisions a copy of the dashboard (its own database connection, datasets, charts and slug) over a
+sandbox database the real models filled, so the dev dashboard and de_db are left alone; everything is deleted
+afterwards."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import prison
+import pytest
+
+from assets.dashboards import spec
+from assets.dashboards.provision import MissingTableError, Provisioned, Target, provision
+from infra.stack import stack
+from infra.stack.sandbox import sandbox
+from resources.superset import SupersetClient, SupersetError, SupersetResource
+from tests.test_models import NOW, Lake, _event
+
+pytestmark = pytest.mark.superset
+KINDS = ("database", "dataset", "chart", "dashboard")
+STATUSES = ("created", "paid", "shipped", "cancelled")
+
+
+@pytest.fixture(scope="module")
+def superset(resources: dict, cfg) -> SupersetResource:
+    """The platform's Superset resource; fails with instructions when Superset is not up."""
+    rows = {r.service: r for r in stack.status(cfg)}
+    if "superset" not in rows or not rows["superset"].healthy:
+        pytest.fail("superset is not healthy — run `lakehouse up --with superset` (see `lakehouse logs superset`)")
+    return resources["superset"]
+
+
+@pytest.fixture(scope="module")
+def sandboxed(resources: dict, cfg):
+    """A sandbox database filled by the real models: orders over the last 50 minutes, then 25 late events."""
+    with sandbox(cfg, resources["object_store"], resources["postgres"], prefix="test_superset") as (store, postgres):
+        lake = Lake(store, postgres)
+        lake.land([_event(f"o-{i}", STATUSES[i % 4], NOW - timedelta(minutes=50) + timedelta(seconds=37 * i),
+                          amount=10 + i % 7) for i in range(80)])
+        lake.run_all()
+        lake.land([_event(f"late-{i}", "paid", NOW - timedelta(minutes=55, seconds=i)) for i in range(25)])
+        lake.run_all()
+        yield postgres
+
+
+def _target(tag: str) -> Target:
+    return Target(database_name=f"Postgres App ({tag})", dashboard_title=f"Orders Realtime ({tag})",
+                  dashboard_slug=f"orders-realtime-{tag}")
+
+
+def _delete(client: SupersetClient, done: Provisioned) -> None:
+    for chart in done.charts.values():
+        client.request("DELETE", f"chart/{chart}")
+    if done.dashboard:
+        client.request("DELETE", f"dashboard/{done.dashboard}")
+    for dataset in done.datasets.values():
+        client.request("DELETE", f"dataset/{dataset}")
+    if done.database:
+        client.request("DELETE", f"database/{done.database}")
+
+
+@pytest.fixture(scope="module")
+def provisioned(superset: SupersetResource, sandboxed):
+    """The dashboard's copy over the sandbox database: (client, ids, target)."""
+    client, target = superset.client(), _target(uuid.uuid4().hex[:8])
+    done = provision(client, sandboxed.url, target)
+    yield client, done, target, sandboxed
+    _delete(client, done)
+
+
+def _counts(client: SupersetClient) -> dict[str, int]:
+    return {kind: client.request("GET", f"{kind}/", params={"q": prison.dumps({"page_size": 1})})["count"]
+            for kind in KINDS}
+
+
+def test_provisioning_twice_creates_nothing_twice(provisioned):
+    client, first, target, sandboxed = provisioned
+    assert len(first.created) == 1 + len(spec.DATASETS) + len(spec.CHARTS) + 1, first.created
+    before = _counts(client)
+    again = provision(client, sandboxed.url, target)
+    assert again.created == []
+    assert (again.database, again.datasets, again.charts, again.dashboard) == \
+           (first.database, first.datasets, first.charts, first.dashboard)
+    assert _counts(client) == before
+    dashboard = client.request("GET", f"dashboard/{first.dashboard}")["result"]
+    assert dashboard["dashboard_title"] == target.dashboard_title
+    assert '"refresh_frequency": 30' in dashboard["json_metadata"]
+    assert {c["id"] for c in client.request("GET", f"dashboard/{first.dashboard}/charts")["result"]} == \
+           set(first.charts.values())
+
+
+def _ms(value: object) -> object:
+    """Postgres values the way Superset's JSON carries them: times as epoch milliseconds, numbers as floats."""
+    if isinstance(value, datetime):
+        return value.timestamp() * 1000
+    return float(value) if isinstance(value, (Decimal, int)) and not isinstance(value, bool) else value
+
+
+# Chart name -> the SQL that answers the same question over [%(start)s, %(end)s), straight from Postgres.
+EXPECTED = {
+    "Orders and revenue per minute (event time)":
+        "SELECT window_start, sum(orders), sum(revenue) FROM app.orders_per_minute "
+        "WHERE window_start >= %(start)s AND window_start < %(end)s GROUP BY 1 ORDER BY 1",
+    "Orders and revenue per minute (processing time)":
+        "SELECT window_start, sum(orders), sum(revenue) FROM app.orders_per_minute_processing "
+        "WHERE window_start >= %(start)s AND window_start < %(end)s GROUP BY 1 ORDER BY 1",
+    "Orders by status, last hour":
+        "SELECT status, count(*) FROM app.orders_recent WHERE created_at >= %(start)s AND created_at < %(end)s "
+        "GROUP BY 1 ORDER BY 2 DESC, 1",
+    "Revenue, last 15 minutes":
+        "SELECT sum(amount) FROM app.orders WHERE created_at >= %(start)s AND created_at < %(end)s",
+    "Latest late events":
+        "SELECT event_id, order_id, created_at, window_start, watermark, lateness_seconds, processed_at "
+        "FROM app.late_events ORDER BY processed_at DESC, event_id DESC LIMIT 20",
+}
+
+
+def test_every_chart_returns_what_postgres_returns_for_the_same_window(provisioned):
+    client, done, _, sandboxed = provisioned
+    assert set(EXPECTED) == {chart.name for chart in spec.CHARTS}
+    for name, chart_id in done.charts.items():
+        result = client.request("GET", f"chart/{chart_id}/data/")["result"][0]
+        assert result["error"] is None, (name, result["error"])
+        window = {key: datetime.fromtimestamp((result[f"{key}_dttm"] or 0) / 1000, timezone.utc)
+                  for key in ("from", "to")}
+        with sandboxed.connect() as conn:
+            expected = conn.execute(EXPECTED[name], {"start": window["from"], "end": window["to"]}).fetchall()
+        got = [tuple(row.values()) for row in result["data"]]
+        if name == "Orders by status, last hour":  # equal counts may come in either order
+            got, expected = sorted(got), sorted(expected)
+        assert got == [tuple(map(_ms, row)) for row in expected], name
+    # The sandbox data reaches every chart: no chart passes by being empty.
+    sizes = {name: client.request("GET", f"chart/{i}/data/")["result"][0]["rowcount"] for name, i in done.charts.items()}
+    assert sizes["Latest late events"] == 20 and sizes["Orders by status, last hour"] == 4, sizes
+    assert min(sizes.values()) >= 1, sizes
+
+
+def test_a_missing_table_names_the_model_that_creates_it(superset, resources, cfg):
+    client = superset.client()
+    target = _target("missing-" + uuid.uuid4().hex[:8])
+    with sandbox(cfg, resources["object_store"], resources["postgres"], prefix="test_superset") as (_, empty):
+        with pytest.raises(MissingTableError) as error:
+            provision(client, empty.url, target)
+    database = client.find("database", {"database_name": target.database_name})
+    _delete(client, Provisioned(database=database[0]["id"]))
+    assert "table app.orders_per_minute does not exist yet" in str(error.value)
+    assert "created by the model app_orders_per_minute" in str(error.value)
+
+
+def test_bad_credentials_and_unreachable_superset_say_so(superset):
+    wrong = SupersetResource(url=superset.url, username=superset.username, password="not-the-password",
+                             database_uri="postgresql://unused")
+    with pytest.raises(SupersetError, match="refused the credentials of user"):
+        wrong.client()
+    nowhere = SupersetResource(url="http://127.0.0.1:1", username="u", password="p", database_uri="postgresql://x")
+    with pytest.raises(SupersetError, match=r"unreachable at http://127.0.0.1:1 .*lakehouse up --with superset"):
+        nowhere.client()
