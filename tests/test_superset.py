@@ -5,16 +5,20 @@ sandbox database the real models filled, so the dev dashboard and de_db are left
 afterwards."""
 from __future__ import annotations
 
+import shutil
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import prison
 import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.support.wait import WebDriverWait
 
 from assets.dashboards import spec
 from assets.dashboards.provision import MissingTableError, Provisioned, Target, provision
 from infra.stack import stack
+from infra.stack.config import REPO_ROOT
 from infra.stack.sandbox import sandbox
 from resources.superset import SupersetClient, SupersetError, SupersetResource
 from tests.test_models import NOW, Lake, _event
@@ -158,3 +162,72 @@ def test_bad_credentials_and_unreachable_superset_say_so(superset):
     nowhere = SupersetResource(url="http://127.0.0.1:1", username="u", password="p", database_uri="postgresql://x")
     with pytest.raises(SupersetError, match=r"unreachable at http://127.0.0.1:1 .*lakehouse up --with superset"):
         nowhere.client()
+
+
+SCREENSHOT = REPO_ROOT / "tests" / "artifacts" / "orders_realtime.png"
+
+
+@pytest.fixture
+def browser():
+    """Debian's headless chromium through chromium-driver; it can resolve no host but 127.0.0.1."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.fail("chromium and chromium-driver are needed: apt-get install chromium chromium-driver "
+                    "(infra/setup.sh does it)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--window-size=1600,1100",
+                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
+        options.add_argument(argument)
+    session = webdriver.Chrome(service=Service(driver), options=options)
+    yield session
+    session.quit()
+
+
+def _chart_state(holder) -> str:
+    """'ok', or what is wrong with one rendered chart holder of the dashboard."""
+    from selenium.webdriver.common.by import By
+
+    text = holder.text
+    if holder.find_elements(By.CSS_SELECTOR, ".ant-alert-error, [role=alert]") or "error" in text.lower():
+        return f"error: {text[:300]!r}"
+    if holder.find_elements(By.CSS_SELECTOR, "[data-test=loading-indicator], .loading"):
+        return "still loading"
+    if "No results" in text or "No data" in text:
+        return f"empty: {text[:200]!r}"
+    drawn = holder.find_elements(By.CSS_SELECTOR, "[data-test=slice-container] canvas, "
+                                                  "[data-test=slice-container] table tbody tr, "
+                                                  "[data-test=slice-container] .header-line")
+    return "ok" if drawn else f"nothing drawn: {text[:200]!r}"
+
+
+def test_a_browser_sees_every_chart_rendered(provisioned, superset, browser):
+    from selenium.webdriver.common.by import By
+
+    _, done, target, _ = provisioned
+    browser.get(f"{superset.url}/login/")
+    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "username"))
+    browser.find_element(By.ID, "username").send_keys(superset.username)
+    browser.find_element(By.ID, "password").send_keys(superset.password)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 30).until(lambda b: "/login" not in b.current_url)
+    browser.get(f"{superset.url}/superset/dashboard/{target.dashboard_slug}/")
+    states: dict[str, str] = {}
+
+    def all_rendered(b) -> bool:
+        holders = b.find_elements(By.CSS_SELECTOR, "[data-test=chart-grid-component]")
+        states.clear()
+        states.update({h.find_element(By.CSS_SELECTOR, "[data-test=editable-title]").text: _chart_state(h)
+                       for h in holders})
+        return len(states) == len(done.charts) and all(s == "ok" for s in states.values())
+
+    try:
+        WebDriverWait(browser, 60, poll_frequency=1).until(all_rendered)
+    except TimeoutException:
+        pass
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOT))
+    assert states == {name: "ok" for name in done.charts}, f"{states} (screenshot: {SCREENSHOT})"
