@@ -1,6 +1,7 @@
 """Thin clients for Flink's SQL Gateway REST API (submit SQL) and the JobManager REST API (watch jobs)."""
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -10,6 +11,37 @@ from dagster import ConfigurableResource
 
 class FlinkError(RuntimeError):
     """Flink refused or failed something; the message carries Flink's own words."""
+
+
+# Jobs in these states hold (or will hold) slots; a job of the same name in one of them is "running".
+ACTIVE_STATES = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "FAILING", "CANCELLING", "RECONCILING",
+                 "SUSPENDED")
+# Connector identifiers and file-system schemes the platform's SQL uses, and the jars that provide them.
+CONNECTOR_JARS = {
+    "kafka": "flink-sql-connector-kafka-*.jar in lib/",
+    "jdbc": "flink-connector-jdbc-core-*.jar, flink-connector-jdbc-postgres-*.jar and postgresql-*.jar in lib/",
+    "s3": "flink-s3-fs-hadoop-*.jar in plugins/s3-fs-hadoop/",
+}
+
+
+def condensed(java_error: str) -> str:
+    """A Java error without its stack frames: the message and every 'Caused by' line."""
+    lines = [line for line in java_error.splitlines()
+             if line.strip() and not line.startswith("\tat ") and not re.match(r"\s*\.\.\. \d+ more", line)]
+    return "\n".join(dict.fromkeys(lines))
+
+
+def missing_jar_hint(message: str) -> str:
+    """How to fix a connector or file system Flink could not find, or '' when `message` is not about that."""
+    found = re.search(r"Could not find any factory for identifier '([^']+)'", message) or re.search(
+        r"Could not find a file system implementation for scheme '([^']+)'", message)
+    if not found:
+        return ""
+    name = found.group(1)
+    jar = CONNECTOR_JARS.get(name, f"the jar providing '{name}' in lib/ (or plugins/ for a file system)")
+    return (f"Flink has no '{name}' on its classpath: it needs {jar} of the Flink distribution. "
+            "`lakehouse up --with flink` fetches the platform's jars from Maven Central (infra/flink/pom.xml); "
+            "on another cluster add the jar and restart the JobManager, TaskManagers and SQL Gateway.")
 
 
 @dataclass(frozen=True)
@@ -41,7 +73,9 @@ class FlinkResource(ConfigurableResource):
                 errors = response.json().get("errors", [])
             except ValueError:
                 errors = [response.text]
-            raise FlinkError(f"{method} {url} -> HTTP {response.status_code}: " + "\n".join(map(str, errors)))
+            message = condensed("\n".join(map(str, errors)))
+            hint = missing_jar_hint(message)
+            raise FlinkError(f"{method} {url} -> HTTP {response.status_code}: " + (f"{hint}\n" if hint else "") + message)
         return response.json() if response.content else {}
 
     def overview(self) -> dict:
@@ -51,6 +85,82 @@ class FlinkResource(ConfigurableResource):
     def job(self, job_id: str) -> dict:
         """GET /jobs/<id>: state, vertices, timestamps."""
         return self._call("GET", f"{self.rest_url}/jobs/{job_id}")
+
+    def find_job(self, job_id: str) -> dict | None:
+        """Like job(), but None when the JobManager does not know the job (404)."""
+        try:
+            return self.job(job_id)
+        except FlinkError as exc:
+            if "HTTP 404" in str(exc):
+                return None
+            raise
+
+    def jobs(self) -> list[dict]:
+        """GET /jobs/overview: every job the JobManager knows (jid, name, state, start-time...)."""
+        return self._call("GET", f"{self.rest_url}/jobs/overview")["jobs"]
+
+    def active_jobs(self, name: str) -> list[dict]:
+        """The jobs called `name` that are not finished, failed or cancelled."""
+        return [job for job in self.jobs() if job["name"] == name and job["state"] in ACTIVE_STATES]
+
+    def checkpoints(self, job_id: str) -> dict:
+        """GET /jobs/<id>/checkpoints: counts, the latest completed/failed/restored checkpoint."""
+        return self._call("GET", f"{self.rest_url}/jobs/{job_id}/checkpoints")
+
+    def exceptions(self, job_id: str) -> dict:
+        """GET /jobs/<id>/exceptions: the root exception and the exception history."""
+        return self._call("GET", f"{self.rest_url}/jobs/{job_id}/exceptions")
+
+    def root_exception(self, job_id: str) -> str:
+        """The job's root exception (condensed), preceded by a newline, or '' when it has none."""
+        info = self.exceptions(job_id)
+        history = (info.get("exceptionHistory") or {}).get("entries") or []
+        root = info.get("root-exception") or (history[0].get("stacktrace") if history else None)
+        return f"\nroot exception:\n{condensed(root)}" if root else ""
+
+    def job_metric(self, job_id: str, name: str) -> str | None:
+        """One job-level metric (e.g. numRestarts), or None when Flink does not report it (yet)."""
+        values = self._call("GET", f"{self.rest_url}/jobs/{job_id}/metrics", params={"get": name})
+        return next((m["value"] for m in values if m["id"] == name), None)
+
+    def vertex_metric_names(self, job_id: str, vertex_id: str) -> list[str]:
+        """The names of the operator metrics a vertex reports."""
+        url = f"{self.rest_url}/jobs/{job_id}/vertices/{vertex_id}/subtasks/metrics"
+        return [m["id"] for m in self._call("GET", url)]
+
+    def vertex_metrics(self, job_id: str, vertex_id: str, names: list[str]) -> dict[str, float]:
+        """Operator metrics of a vertex, summed over its subtasks."""
+        if not names:
+            return {}
+        url = f"{self.rest_url}/jobs/{job_id}/vertices/{vertex_id}/subtasks/metrics"
+        values = self._call("GET", url, params={"get": ",".join(names), "agg": "sum"})
+        return {m["id"]: float(m["sum"]) for m in values if "sum" in m}
+
+    def backpressure(self, job_id: str, vertex_id: str) -> str:
+        """The vertex's backpressure level: ok, low or high (or 'unknown' while Flink samples it)."""
+        info = self._call("GET", f"{self.rest_url}/jobs/{job_id}/vertices/{vertex_id}/backpressure")
+        return info.get("backpressureLevel") or info.get("backpressure-level") or "unknown"
+
+    def cancel(self, job_id: str) -> None:
+        """Cancel a job (no savepoint)."""
+        self._call("PATCH", f"{self.rest_url}/jobs/{job_id}", params={"mode": "cancel"})
+
+    def stop_with_savepoint(self, job_id: str, target_directory: str, timeout: float = 300.0) -> str:
+        """Stop the job after a savepoint into `target_directory`; return the savepoint's path."""
+        body = {"targetDirectory": target_directory, "drain": False}
+        trigger = self._call("POST", f"{self.rest_url}/jobs/{job_id}/stop", json=body)["request-id"]
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self._call("GET", f"{self.rest_url}/jobs/{job_id}/savepoints/{trigger}")
+            if status["status"]["id"] == "COMPLETED":
+                operation = status.get("operation") or {}
+                if "location" in operation:
+                    return operation["location"]
+                cause = operation.get("failure-cause", {}).get("stack-trace", str(operation))
+                raise FlinkError(f"stop-with-savepoint of job {job_id} failed:\n{condensed(cause)}")
+            if time.monotonic() > deadline:
+                raise FlinkError(f"stop-with-savepoint of job {job_id} did not complete in {timeout:.0f}s")
+            time.sleep(0.5)
 
     def gateway_info(self) -> dict:
         """GET /v1/info of the SQL Gateway."""
@@ -101,5 +211,6 @@ class FlinkResource(ConfigurableResource):
             if info["state"] in states:
                 return info
             if info["state"] in ("FAILED", "CANCELED") or time.monotonic() > deadline:
-                raise FlinkError(f"job {job_id} is {info['state']} (waited for {'/'.join(states)})")
+                raise FlinkError(f"job {job_id} is {info['state']} (waited for {'/'.join(states)})"
+                                 + self.root_exception(job_id))
             time.sleep(0.5)
