@@ -4,9 +4,11 @@ from __future__ import annotations
 from dagster import AssetSelection, DefaultScheduleStatus, Definitions, ScheduleDefinition, define_asset_job
 
 from assets.dashboards.asset import dashboard_asset
+from assets.flink.assets import flink_assets
 from assets.lake import bronze_assets, kafka_sources
 from assets.models.assets import model_assets
 from orchestration.bronze import bronze_job, bronze_sensor
+from orchestration.flink import flink_jobs_sensor, flink_resume_from_savepoint, flink_stop_with_savepoint, submit_job
 from resources.definitions import platform_resources
 
 _bronze = bronze_assets()
@@ -18,13 +20,21 @@ _dashboard = dashboard_asset()  # cheap when nothing changed: it runs after ever
 lake_models_job = define_asset_job("lake_models", selection=AssetSelection.assets(*_models, _dashboard),
                                    tags={"lakehouse/models": "serial"},
                                    description="Run the SQL models on what bronze gained since the last run")
+_bronze_flink, _orders_per_minute_flink = flink_assets()
+flink_jobs = [
+    submit_job(_bronze_flink, "flink_kafka_to_minio", "Submit the Flink SQL pipeline Kafka → object store (or report it running)"),
+    submit_job(_orders_per_minute_flink, "flink_orders_per_minute",
+               "Submit the Flink SQL 1-minute windows into Postgres (or report it running)"),
+    flink_stop_with_savepoint,
+    flink_resume_from_savepoint,
+]
 lake_models_schedule = ScheduleDefinition(job=lake_models_job, cron_schedule="* * * * *",
                                           default_status=DefaultScheduleStatus.RUNNING)
 
 defs = Definitions(
-    assets=[*kafka_sources(), *_bronze.values(), *_models, _dashboard],
-    jobs=[*_bronze_jobs.values(), lake_models_job],
+    assets=[*kafka_sources(), *_bronze.values(), *_models, _dashboard, _bronze_flink, _orders_per_minute_flink],
+    jobs=[*_bronze_jobs.values(), lake_models_job, *flink_jobs],
     schedules=[lake_models_schedule],
-    sensors=[bronze_sensor(spec, asset, _bronze_jobs[spec]) for spec, asset in _bronze.items()],
+    sensors=[*(bronze_sensor(spec, asset, _bronze_jobs[spec]) for spec, asset in _bronze.items()), flink_jobs_sensor],
     resources=platform_resources(),
 )

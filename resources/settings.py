@@ -19,6 +19,10 @@ DEFAULTS: dict[str, str] = {
     "PG_URL": "postgresql://de_user:de_pass@127.0.0.1:5432/de_db",  # development only
     "FLINK_REST_URL": "http://127.0.0.1:8081",
     "FLINK_SQL_GATEWAY_URL": "http://127.0.0.1:8083",
+    # Flink SQL pipelines (docs/flink.md): the topic they read, checkpoint interval, parallelism.
+    "FLINK_TOPIC": "orders",
+    "FLINK_CHECKPOINT_INTERVAL": "10s",
+    "FLINK_PARALLELISM": "1",
     # Superset (lakehouse up --with superset; docs/dashboard.md)
     "SUPERSET_URL": "http://127.0.0.1:8088",
     "SUPERSET_ADMIN_USER": "admin",  # development only

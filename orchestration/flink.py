@@ -1,0 +1,90 @@
+"""Jobs that submit, stop and resume the Flink SQL pipelines, and the sensor that watches them."""
+import json
+
+from dagster import (
+    AssetMaterialization,
+    AssetObservation,
+    AssetSelection,
+    AssetsDefinition,
+    DefaultSensorStatus,
+    OpExecutionContext,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    define_asset_job,
+    job,
+    op,
+    sensor,
+)
+
+from assets.flink import state
+from assets.flink.assets import clients, submission_metadata
+from assets.flink.control import resume, stop_with_savepoint
+from assets.flink.pipelines import PIPELINES, FlinkPipelineConfig, Pipeline
+from assets.flink.watch import assess
+from resources.flink import FlinkResource
+from resources.kafka import KafkaResource
+from resources.object_store import ObjectStoreResource
+from resources.postgres import PostgresResource
+
+WATCH_INTERVAL_SECONDS = 30
+
+
+class FlinkControlConfig(FlinkPipelineConfig):
+    """Which pipeline to act on (kafka_to_minio or orders_per_minute), and its settings."""
+
+    pipeline: str = "kafka_to_minio"
+
+
+def _pipeline(name: str) -> Pipeline:
+    if name not in PIPELINES:
+        raise ValueError(f"unknown Flink pipeline {name!r}; choose one of {sorted(PIPELINES)}")
+    return PIPELINES[name]
+
+
+def submit_job(asset_def: AssetsDefinition, name: str, what: str):
+    """The job that submits one pipeline (materializes its asset)."""
+    return define_asset_job(name, selection=AssetSelection.assets(asset_def), description=what)
+
+
+@op(description="Stop the pipeline's running Flink job with a savepoint in the object store")
+def stop_flink_pipeline(context: OpExecutionContext, config: FlinkControlConfig, flink: FlinkResource,
+                        postgres: PostgresResource, object_store: ObjectStoreResource, kafka: KafkaResource) -> None:
+    pipeline = _pipeline(config.pipeline)
+    job_id, path = stop_with_savepoint(pipeline, config, clients(flink, postgres, object_store, kafka), context.log.info)
+    context.log_event(AssetObservation(pipeline.asset_key, metadata={
+        "flink_job_id": job_id, "flink_state": "FINISHED", "savepoint": path}))
+
+
+@op(description="Start the pipeline again from the savepoint of its last stop")
+def resume_flink_pipeline(context: OpExecutionContext, config: FlinkControlConfig, flink: FlinkResource,
+                          postgres: PostgresResource, object_store: ObjectStoreResource, kafka: KafkaResource) -> None:
+    pipeline = _pipeline(config.pipeline)
+    done = resume(pipeline, config, clients(flink, postgres, object_store, kafka), context.log.info)
+    context.log_event(AssetMaterialization(pipeline.asset_key, metadata=submission_metadata(flink, done)))
+
+
+@job(description="Stop a Flink pipeline with a savepoint (config: pipeline)")
+def flink_stop_with_savepoint():
+    stop_flink_pipeline()
+
+
+@job(description="Resume a Flink pipeline from its latest savepoint (config: pipeline)")
+def flink_resume_from_savepoint():
+    resume_flink_pipeline()
+
+
+@sensor(minimum_interval_seconds=WATCH_INTERVAL_SECONDS, default_status=DefaultSensorStatus.RUNNING,
+        description="Every 30 s: figures of each running Flink pipeline; fails naming the root exception "
+                    "when one failed, is stuck restarting or is missing")
+def flink_jobs_sensor(context: SensorEvaluationContext, flink: FlinkResource, postgres: PostgresResource):
+    expected = state.expected_running(postgres)
+    if not expected:
+        return SkipReason("no Flink pipeline is expected to run (submit one with flink_kafka_to_minio)")
+    verdict = assess(flink, expected, json.loads(context.cursor or "{}"))
+    context.update_cursor(json.dumps(verdict.memory))
+    if verdict.problems:
+        raise RuntimeError("\n\n".join(verdict.problems))
+    keys = {job.job_name: PIPELINES[job.pipeline].asset_key for job in expected}
+    return SensorResult(asset_events=[AssetObservation(keys[name], metadata=figures)
+                                      for name, figures in verdict.figures.items()])
