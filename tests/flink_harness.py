@@ -1,0 +1,98 @@
+"""Test harness for the Flink pipelines: their jobs and sensor on a sandbox bucket and database."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from confluent_kafka import Producer
+from dagster import DagsterInstance, Definitions, build_sensor_context
+
+from assets.flink.assets import flink_assets
+from assets.flink.pipelines import KAFKA_TO_MINIO, Pipeline
+from orchestration.flink import flink_jobs_sensor, flink_resume_from_savepoint, flink_stop_with_savepoint, submit_job
+from resources.definitions import platform_resources
+from resources.object_store import ObjectStoreResource
+from resources.postgres import PostgresResource
+
+SUBMIT_JOBS = {"kafka_to_minio": "flink_kafka_to_minio", "orders_per_minute": "flink_orders_per_minute"}
+
+
+@dataclass
+class FlinkHarness:
+    """The Flink jobs wired as orchestration/definitions.py wires them, on a sandbox and one topic."""
+
+    topic: str
+    store: ObjectStoreResource
+    postgres: PostgresResource
+    instance: DagsterInstance = field(default_factory=DagsterInstance.ephemeral)
+
+    def __post_init__(self) -> None:
+        self.resources = {**platform_resources(), "object_store": self.store, "postgres": self.postgres}
+        bronze_flink, orders_per_minute_flink = flink_assets()
+        self.defs = Definitions(
+            assets=[bronze_flink, orders_per_minute_flink],
+            jobs=[submit_job(bronze_flink, "flink_kafka_to_minio", ""),
+                  submit_job(orders_per_minute_flink, "flink_orders_per_minute", ""),
+                  flink_stop_with_savepoint, flink_resume_from_savepoint],
+            sensors=[flink_jobs_sensor], resources=self.resources)
+        self.flink = self.resources["flink"]
+
+    def config(self, pipeline: Pipeline = KAFKA_TO_MINIO, **overrides: object) -> dict:
+        """The pipeline's config in this sandbox: its own job name, quick checkpoints."""
+        return {"topic": self.topic, "job_name": self.job_name(pipeline), "checkpoint_interval": "2s", **overrides}
+
+    def job_name(self, pipeline: Pipeline) -> str:
+        return f"test-{pipeline.name}-{self.topic}"
+
+    def run(self, job: str, op_config: dict, raise_on_error: bool = True):
+        """Execute a Dagster job in process; its single op (or asset) gets `op_config`."""
+        job_def = self.defs.resolve_job_def(job)
+        op_name = job_def.graph.node_defs[0].name
+        return job_def.execute_in_process(run_config={"ops": {op_name: {"config": op_config}}},
+                                          instance=self.instance, raise_on_error=raise_on_error)
+
+    def submit(self, pipeline: Pipeline = KAFKA_TO_MINIO, **overrides: object):
+        return self.run(SUBMIT_JOBS[pipeline.name], self.config(pipeline, **overrides))
+
+    def tick(self):
+        """Evaluate the watching sensor once."""
+        context = build_sensor_context(instance=self.instance, definitions=self.defs, resources=self.resources,
+                                       sensor_name=flink_jobs_sensor.name)
+        return flink_jobs_sensor.evaluate_tick(context)
+
+    def produce(self, values: list[bytes]) -> None:
+        """Send raw payloads to the topic, keyed so they spread over its partitions."""
+        producer = Producer({"bootstrap.servers": self.resources["kafka"].bootstrap_servers, "linger.ms": 20})
+        for n, value in enumerate(values):
+            producer.produce(self.topic, value, str(n).encode())
+            if n % 10_000 == 0:
+                producer.poll(0)
+        assert producer.flush(60) == 0, "Kafka did not take every test record"
+
+    def sink_lines(self, prefix: str) -> list[dict]:
+        """Every JSON line of every committed (visible, not hidden) object under `prefix`."""
+        s3, lines = self.store.client(), []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.store.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                name = obj["Key"].rsplit("/", 1)[-1]
+                if name.startswith((".", "_")):
+                    continue
+                body = s3.get_object(Bucket=self.store.bucket, Key=obj["Key"])["Body"].read()
+                lines.extend(json.loads(line) for line in body.splitlines() if line.strip())
+        return lines
+
+    def wait_for_lines(self, prefix: str, count: int, timeout: float = 120.0) -> list[dict]:
+        """The sink's lines once there are at least `count` (or what there is after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.sink_lines(prefix)
+            if len(lines) >= count or time.monotonic() > deadline:
+                return lines
+            time.sleep(2)
+
+    def cancel_all(self) -> None:
+        """Cancel every Flink job of this harness (the sandbox database is about to be dropped)."""
+        for job in self.flink.jobs():
+            if self.topic in job["name"] and job["state"] not in ("FINISHED", "FAILED", "CANCELED"):
+                self.flink.cancel(job["jid"])

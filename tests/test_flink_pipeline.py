@@ -1,0 +1,189 @@
+"""The Flink SQL pipelines, submitted and watched through Dagster, on real Flink, Kafka, object store and Postgres."""
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from assets.flink.pipelines import KAFKA_TO_MINIO, ORDERS_PER_MINUTE
+from assets.flink.state import record
+from infra.stack.sandbox import sandbox
+from resources.migrations import apply_migrations
+from tests.flink_harness import FlinkHarness
+from tests.test_models import Lake
+
+pytestmark = pytest.mark.flink
+
+
+@pytest.fixture
+def harness(flink, cfg, resources, fresh_topic, monkeypatch):
+    """A fresh topic declared with the orders schema, a sandbox bucket and database, the Flink jobs on them."""
+    monkeypatch.setenv("BRONZE_TOPICS", f"lab-events:text,orders:json:orders,{fresh_topic}:json:orders")
+    with sandbox(cfg, resources["object_store"], resources["postgres"], prefix="test") as (store, postgres):
+        apply_migrations(postgres.url)
+        h = FlinkHarness(fresh_topic, store, postgres)
+        try:
+            yield h
+        finally:
+            h.cancel_all()
+
+
+def _orders(count: int, start: datetime, seed: int, spacing: float = 0.5, disorder: float = 3.0) -> list[dict]:
+    """`count` order events, one every `spacing` seconds of event time from `start`, shuffled within `disorder`."""
+    rng = random.Random(seed)
+    events = []
+    for i in range(count):
+        at = start + timedelta(seconds=i * spacing - rng.uniform(0, disorder))
+        events.append({"event_id": str(uuid.UUID(int=rng.getrandbits(128))), "order_id": f"o-{rng.randrange(10**9)}",
+                       "customer_id": "c-1", "status": rng.choice(["created", "paid", "shipped", "cancelled"]),
+                       "amount": round(rng.uniform(5, 500), 2), "currency": "VND",
+                       "created_at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z")})
+    return events
+
+
+def _encode(events: list[dict]) -> list[bytes]:
+    return [json.dumps(e).encode() for e in events]
+
+
+BAD = [b'{"event_id": "x", "order_id": ', b'{"order_id": "o-1", "status": "paid", "amount": 1, "created_at": "2026-01-01T00:00:00Z"}',
+       b'{"event_id": "e", "order_id": "o-1", "status": 42, "amount": 1, "created_at": "2026-01-01T00:00:00Z"}',
+       b'{"event_id": "e", "order_id": "o-1", "status": "paid", "amount": "12,50 VND", "created_at": "2026-01-01T00:00:00Z"}',
+       b'{"event_id": "e", "order_id": "o-1", "status": "paid", "amount": 1, "created_at": 1700000000}']
+BAD_REASONS = {"malformed JSON", "missing field event_id", "field status must be a string",
+               "field amount must be a number", "field created_at must be a string"}
+
+
+def _sink(h: FlinkHarness) -> str:
+    return f"bronze/flink/{h.topic}/"
+
+
+def _offsets(lines: list[dict]) -> list[tuple[int, int]]:
+    return sorted((line["kafka_partition"], line["kafka_offset"]) for line in lines)
+
+
+def test_sink_holds_every_event_exactly_once_and_quarantines_the_bad_ones(harness):
+    events = _orders(1500, datetime.now(timezone.utc) - timedelta(minutes=30), seed=1)
+    harness.produce(_encode(events) + BAD)
+    result = harness.submit()
+    meta = result.asset_materializations_for_node("bronze_flink")[0].metadata
+    assert meta["flink_state"].value == "RUNNING" and meta["checkpoints_completed"].value >= 1
+    assert meta["already_running"].value is False
+
+    lines = harness.wait_for_lines(_sink(harness), len(events))
+    assert sorted(line["event_id"] for line in lines) == sorted(e["event_id"] for e in events)
+    assert len(set(_offsets(lines))) == len(lines), "a Kafka record landed twice"
+    assert all(line["processed_at"] for line in lines)
+    keys = [o["Key"] for o in harness.store.client().list_objects_v2(
+        Bucket=harness.store.bucket, Prefix=_sink(harness)).get("Contents", [])]
+    assert keys and all(re.search(r"/dt=\d{4}-\d{2}-\d{2}/hour=\d{2}/", key) for key in keys), keys
+    quarantined = harness.wait_for_lines(f"bronze/flink_quarantine/{harness.topic}/", len(BAD))
+    assert {q["reason"] for q in quarantined} == BAD_REASONS
+    assert sorted(q["payload"].encode() for q in quarantined) == sorted(BAD)
+
+
+def test_stop_with_savepoint_then_resume_lands_n_plus_m_exactly_once(harness):
+    start = datetime.now(timezone.utc) - timedelta(minutes=30)
+    first, second = _orders(800, start, seed=2), _orders(700, start + timedelta(minutes=10), seed=3)
+    harness.produce(_encode(first))
+    harness.submit()
+    assert len(harness.wait_for_lines(_sink(harness), len(first))) == len(first)
+
+    stopped = harness.run("flink_stop_with_savepoint", {**harness.config(), "pipeline": "kafka_to_minio"})
+    assert stopped.success
+    assert not harness.flink.active_jobs(harness.job_name(KAFKA_TO_MINIO))
+    harness.produce(_encode(second))
+    resumed = harness.run("flink_resume_from_savepoint", {**harness.config(), "pipeline": "kafka_to_minio"})
+    meta = resumed.get_asset_materialization_events()[0].materialization.metadata
+    assert "flink/savepoints/" in meta["savepoint_restored"].value
+
+    lines = harness.wait_for_lines(_sink(harness), len(first) + len(second))
+    assert len(lines) == len(first) + len(second)
+    assert sorted(line["event_id"] for line in lines) == sorted(e["event_id"] for e in first + second)
+
+
+def test_submitting_twice_leaves_one_running_job(harness):
+    harness.produce(_encode(_orders(10, datetime.now(timezone.utc), seed=4)))
+    first = harness.submit().asset_materializations_for_node("bronze_flink")[0].metadata
+    second = harness.submit().asset_materializations_for_node("bronze_flink")[0].metadata
+    assert second["already_running"].value is True
+    assert second["flink_job_id"].value == first["flink_job_id"].value
+    assert [j["jid"] for j in harness.flink.active_jobs(harness.job_name(KAFKA_TO_MINIO))] == [
+        first["flink_job_id"].value]
+
+
+def test_a_setting_flink_rejects_fails_the_run_with_flinks_message(harness):
+    result = harness.run("flink_kafka_to_minio", harness.config(checkpoint_interval="every now and then"),
+                         raise_on_error=False)
+    assert not result.success
+    error = str(result.failure_data_for_node("bronze_flink").error)
+    assert "every now and then" in error and "execution.checkpointing.interval" in error
+    assert not harness.flink.active_jobs(harness.job_name(KAFKA_TO_MINIO))
+
+
+def test_flink_windows_equal_the_duckdb_windows_for_every_final_window(harness):
+    events = _orders(1200, datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=20), seed=5)
+    duplicates = random.Random(6).sample(events, 30)
+    harness.produce(_encode(events + duplicates))
+    lake = Lake(harness.store, harness.postgres)
+    lake.land(events + duplicates)
+    lake.run_all()
+    with harness.postgres.connect() as conn:
+        duck = conn.execute("SELECT window_start, window_end, orders, revenue, created, paid, shipped, cancelled"
+                            " FROM app.orders_per_minute WHERE is_final ORDER BY 1").fetchall()
+    assert len(duck) >= 8, "the stream should close several windows"
+
+    harness.submit(ORDERS_PER_MINUTE)
+    deadline = datetime.now() + timedelta(seconds=120)
+    query = ("SELECT window_start, window_end, orders, revenue, created, paid, shipped, cancelled"
+             " FROM app.orders_per_minute_flink WHERE window_start <= %s ORDER BY 1")
+    while True:
+        with harness.postgres.connect() as conn:
+            flink_rows = conn.execute(query, (duck[-1][0],)).fetchall()
+        if len(flink_rows) >= len(duck) or datetime.now() > deadline:
+            break
+        time.sleep(2)
+    assert flink_rows == duck
+
+
+def test_the_sensor_reports_running_jobs_and_fails_on_a_cancelled_or_missing_one(harness):
+    harness.produce(_encode(_orders(20, datetime.now(timezone.utc), seed=7)))
+    job_id = harness.submit().asset_materializations_for_node("bronze_flink")[0].metadata["flink_job_id"].value
+    observed = harness.tick().asset_events
+    assert [event.asset_key for event in observed] == [KAFKA_TO_MINIO.asset_key]
+    assert observed[0].metadata["flink_job_id"].value == job_id
+
+    harness.flink.cancel(job_id)
+    harness.flink.wait_for_job(job_id, ("CANCELED",), timeout=60)
+    with pytest.raises(Exception, match=f"{job_id}.*CANCELED but expected to run"):
+        harness.tick()
+
+    record(harness.postgres, harness.job_name(KAFKA_TO_MINIO), "kafka_to_minio", "0" * 32, "running", None)
+    with pytest.raises(Exception, match="does not know it"):
+        harness.tick()
+
+
+def test_the_sensor_names_the_root_exception_of_a_failed_job(harness):
+    """A job whose JDBC sink table does not exist fails; the sensor's error carries Postgres' words."""
+    session = harness.flink.open_session({"restart-strategy.type": "none", "pipeline.name": "test-failing"})
+    try:
+        harness.flink.execute(session, "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', "
+                                       "'number-of-rows' = '10')")
+        url = harness.postgres.url.replace("postgresql://", "")
+        user_pass, host_db = url.split("@")
+        user, password = user_pass.split(":")
+        harness.flink.execute(session, f"""CREATE TEMPORARY TABLE missing (id BIGINT) WITH ('connector' = 'jdbc',
+            'url' = 'jdbc:postgresql://{host_db}', 'table-name' = 'app.no_such_table',
+            'username' = '{user}', 'password' = '{password}')""")
+        job_id = harness.flink.execute(session, "INSERT INTO missing SELECT id FROM gen").job_id
+    finally:
+        harness.flink.close_session(session)
+    with pytest.raises(Exception, match="FAILED"):
+        harness.flink.wait_for_job(job_id, ("FINISHED",), timeout=60)
+    record(harness.postgres, f"test-failing-{harness.topic}", "orders_per_minute", job_id, "running", None)
+    with pytest.raises(Exception, match=r"(?s)FAILED but expected to run.*no_such_table"):
+        harness.tick()
