@@ -50,3 +50,17 @@ def test_rejected_sql_reports_flinks_message_and_the_statement(flink):
     finally:
         flink.close_session(session)
     assert "table_that_does_not_exist" in str(err.value)
+
+
+def test_a_connector_flink_lacks_is_named_with_the_jar_to_add(flink):
+    session = flink.open_session()
+    try:
+        flink.execute(session, "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen')")
+        flink.execute(session, "CREATE TEMPORARY TABLE es (id BIGINT) WITH ('connector' = 'elasticsearch-7')")
+        with pytest.raises(FlinkError) as err:
+            flink.execute(session, "INSERT INTO es SELECT id FROM gen")
+    finally:
+        flink.close_session(session)
+    message = str(err.value)
+    assert "Flink has no 'elasticsearch-7' on its classpath" in message
+    assert "lakehouse up --with flink" in message and "INSERT INTO es" in message

@@ -52,7 +52,7 @@ def split_statements(sql: str) -> list[str]:
         current.append(line)
         if re.match(r"\s*EXECUTE\s+STATEMENT\s+SET\s+BEGIN\b", line, re.IGNORECASE):
             in_set = True
-        if line.rstrip().endswith(";") and line.count("'") % 2 == 0:
+        if line.rstrip().endswith(";") and sum(part.count("'") for part in current) % 2 == 0:
             if in_set and not re.match(r"\s*END\s*;\s*$", line, re.IGNORECASE):
                 continue
             statements.append("\n".join(current).strip().removesuffix(";").rstrip())
