@@ -18,6 +18,9 @@ command -v mvn >/dev/null || need+=(maven)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v kcat >/dev/null || need+=(kcat)
+# The dashboard test drives a headless browser (tests/test_superset.py).
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     log "missing: ${need[*]} — install them (sudo apt-get install ${need[*]}) and run again"; exit 1

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's test command (and what .ci/run calls): set up, bring the whole stack up (with Flink),
+# The README's test command (and what .ci/run calls): set up, bring the whole stack up (with Flink and Superset),
 # run the test suite against the real services. Extra arguments go to pytest.
 # On CI (CI=true) the stack is stopped at the end; locally it is left running for the next run.
 set -euo pipefail
@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 if [ -f .env ]; then set -a; . ./.env; set +a; fi
 bash infra/setup.sh
 if [ "${CI:-}" = "true" ]; then trap '.venv/bin/lakehouse down >&2 || true' EXIT; fi
-if ! .venv/bin/lakehouse up --with flink; then
+if ! .venv/bin/lakehouse up --with flink,superset; then
   echo "test.sh: the stack did not come up — the service named above failed; its log tail is printed above" >&2
   exit 1
 fi
