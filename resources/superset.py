@@ -59,7 +59,8 @@ class SupersetClient:
         query = {"filters": filters, "page_size": 100}
         return self.request("GET", f"{kind}/", params={"q": prison.dumps(query)})["result"]
 
-    def upsert(self, kind: str, identity: dict[str, object], body: dict, update: dict | None = None) -> tuple[int, bool]:
+    def upsert(self, kind: str, identity: dict[str, object], body: dict,
+               update: dict | None = None) -> tuple[int, bool]:
         """PUT `update` (default `body`) to the one `kind` object matching `identity`, or POST `body` to create it;
         return (its id, created?). More than one match is an error: nothing is guessed."""
         found = self.find(kind, identity)

@@ -137,7 +137,8 @@ def test_every_chart_returns_what_postgres_returns_for_the_same_window(provision
             got, expected = sorted(got), sorted(expected)
         assert got == [tuple(map(_ms, row)) for row in expected], name
     # The sandbox data reaches every chart: no chart passes by being empty.
-    sizes = {name: client.request("GET", f"chart/{i}/data/")["result"][0]["rowcount"] for name, i in done.charts.items()}
+    sizes = {name: client.request("GET", f"chart/{i}/data/")["result"][0]["rowcount"]
+             for name, i in done.charts.items()}
     assert sizes["Latest late events"] == 20 and sizes["Orders by status, last hour"] == 4, sizes
     assert min(sizes.values()) >= 1, sizes
 

@@ -59,7 +59,8 @@ def provision(client: SupersetClient, database_uri: str, target: Target = Target
         if not created:  # pick up the columns a changed model added or dropped
             client.request("PUT", f"dataset/{done.datasets[table]}/refresh")
     done.dashboard, _ = upsert("dashboard", target.dashboard_title, {"slug": target.dashboard_slug},
-                            {"dashboard_title": target.dashboard_title, "slug": target.dashboard_slug, "published": True})
+                               {"dashboard_title": target.dashboard_title, "slug": target.dashboard_slug,
+                                "published": True})
     for chart in spec.CHARTS:
         dataset = done.datasets[chart.table]
         done.charts[chart.name], _ = upsert("chart", chart.name, {"slice_name": chart.name, "datasource_id": dataset}, {
@@ -77,7 +78,8 @@ def provision(client: SupersetClient, database_uri: str, target: Target = Target
 def _check_tables(client: SupersetClient, database_id: int, database_name: str) -> None:
     """Every dataset's table exists in the database, as Superset sees it; else name the model that creates it."""
     query = prison.dumps({"schema_name": spec.SCHEMA, "force": True})
-    found = {t["value"] for t in client.request("GET", f"database/{database_id}/tables/", params={"q": query})["result"]}
+    tables = client.request("GET", f"database/{database_id}/tables/", params={"q": query})["result"]
+    found = {t["value"] for t in tables}
     missing = [table for table in spec.DATASETS if table not in found]
     if missing:
         raise MissingTableError("; ".join(

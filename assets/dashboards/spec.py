@@ -127,7 +127,8 @@ def layout(chart_ids: dict[str, int]) -> dict:
     for chart in CHARTS:
         key = f"CHART-{chart_ids[chart.name]}"
         position[f"ROW-{chart.row}"]["children"].append(key)
-        position[key] = {"type": "CHART", "id": key, "children": [], "parents": ["ROOT_ID", "GRID_ID", f"ROW-{chart.row}"],
+        position[key] = {"type": "CHART", "id": key, "children": [],
+                         "parents": ["ROOT_ID", "GRID_ID", f"ROW-{chart.row}"],
                          "meta": {"chartId": chart_ids[chart.name], "width": chart.width, "height": 50,
                                   "sliceName": chart.name}}
     return position

@@ -63,7 +63,8 @@ class Superset(Service):
 
     def install(self) -> None:
         """Install the pinned packages once (again when requirements.txt changes)."""
-        installed, fingerprint = self.dir("downloads") / ".installed", hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+        installed = self.dir("downloads") / ".installed"
+        fingerprint = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
         if not (installed.exists() and installed.read_text() == fingerprint):
             self._install_packages()
             installed.write_text(fingerprint)
@@ -96,7 +97,8 @@ class Superset(Service):
         """PG_URL's role and server, database `superset`, as a SQLAlchemy URI."""
         postgres = Postgres(self.cfg)
         (host, port), login = postgres.host_port(), postgres.login()
-        return f"postgresql://{quote(login['user'], safe='')}:{quote(login['password'], safe='')}@{host}:{port}/{METADATA_DB}"
+        credentials = f"{quote(login['user'], safe='')}:{quote(login['password'], safe='')}"
+        return f"postgresql://{credentials}@{host}:{port}/{METADATA_DB}"
 
     def _install_packages(self) -> None:
         venv = self.venv()
