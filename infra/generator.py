@@ -1,6 +1,7 @@
 """`lakehouse produce`: realistic, reproducible order events (or plain text lines) written to Kafka.
 
-Same seed and same --start give the same events. The event clock advances 1/rate seconds per event
+Same --seed and same --start give the same events; without --seed each run draws a new seed (printed),
+so two runs never send the same event ids. The event clock advances 1/rate seconds per event
 (1 ms when --rate 0 means "as fast as possible"); --disorder shuffles event times within that bound,
 and --late/--duplicate/--bad fractions inject the problems a streaming pipeline must survive.
 """
@@ -220,7 +221,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--duration", type=float, help="seconds to run (events = rate x duration)")
     parser.add_argument("--forever", action="store_true", help="run until interrupted")
     parser.add_argument("--rate", type=float, default=100.0, help="events/s; 0 = as fast as possible")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=None, help="reproduce a run (default: a new random seed)")
     parser.add_argument("--start", type=datetime.fromisoformat, help="event clock start (ISO-8601), default now")
     parser.add_argument("--disorder", type=float, default=0.0, help="shuffle event times within SECONDS")
     parser.add_argument("--late-fraction", type=float, default=0.0)
@@ -241,8 +242,10 @@ def _cmd_produce(cfg, args: argparse.Namespace) -> int:
     if count is None and not args.forever:
         count = int(args.rate * args.duration) if args.duration else 1000
     start = args.start.replace(tzinfo=args.start.tzinfo or timezone.utc) if args.start else None
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+    print(f"lakehouse produce: seed {seed}", file=sys.stderr)
     spec = GeneratorSpec(
-        topic=args.topic, count=count, rate=args.rate, seed=args.seed, disorder=args.disorder,
+        topic=args.topic, count=count, rate=args.rate, seed=seed, disorder=args.disorder,
         late_fraction=args.late_fraction, duplicate_fraction=args.duplicate_fraction,
         bad_fraction=args.bad_fraction, start=start,
         fmt=args.fmt or ("text" if args.topic == "lab-events" else "json"),

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from infra import cli
 from infra.generator import REQUIRED_FIELDS, GeneratorError, GeneratorSpec, generate, produce
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -93,3 +94,18 @@ def test_the_rate_is_kept_so_event_time_follows_the_wall_clock(resources, fresh_
     elapsed = time.monotonic() - began
     assert report.delivered == 60
     assert elapsed >= 59 / 20, f"60 events at 20/s took only {elapsed:.2f}s"
+
+
+def test_two_runs_without_a_seed_send_different_event_ids(resources, fresh_topic):
+    """Restarting the dev generator must not resend old event ids (silver would drop them as duplicates)."""
+    for _ in range(2):
+        assert cli.main(["produce", "--topic", fresh_topic, "--count", "50", "--rate", "0"]) == 0
+    consumer = Consumer({"bootstrap.servers": resources["kafka"].bootstrap_servers, "group.id": "test-gen-seed"})
+    consumer.assign([TopicPartition(fresh_topic, p, 0) for p in range(3)])
+    ids = []
+    while len(ids) < 100:
+        msg = consumer.poll(10)
+        assert msg is not None and msg.error() is None
+        ids.append(json.loads(msg.value()).get("event_id"))
+    consumer.close()
+    assert len(set(ids)) == 100
