@@ -35,7 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=4)
     parser.add_argument("--spacing", type=float, default=15.0)
-    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
     client = platform_resources()["superset"].client()
     dataset = client.find("dataset", {"table_name": "orders_recent", "schema": spec.SCHEMA})[0]["id"]

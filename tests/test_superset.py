@@ -21,7 +21,7 @@ from infra.stack import stack
 from infra.stack.config import REPO_ROOT
 from infra.stack.sandbox import sandbox
 from resources.superset import SupersetClient, SupersetError, SupersetResource
-from tests.test_models import NOW, Lake, _event
+from tests.test_models import Lake, _event
 
 pytestmark = pytest.mark.superset
 KINDS = ("database", "dataset", "chart", "dashboard")
@@ -41,11 +41,12 @@ def superset(resources: dict, cfg) -> SupersetResource:
 def sandboxed(resources: dict, cfg):
     """A sandbox database filled by the real models: orders over the last 50 minutes, then 25 late events."""
     with sandbox(cfg, resources["object_store"], resources["postgres"], prefix="test_superset") as (store, postgres):
-        lake = Lake(store, postgres)
-        lake.land([_event(f"o-{i}", STATUSES[i % 4], NOW - timedelta(minutes=50) + timedelta(seconds=37 * i),
-                          amount=10 + i % 7) for i in range(80)])
+        lake, now = Lake(store, postgres), datetime.now(timezone.utc)  # not test_models.NOW: set at collection
+        lake.land([_event(f"o-{i}", STATUSES[i % 4], now - timedelta(minutes=50) + timedelta(seconds=37 * i),
+                          amount=10 + i % 7) for i in range(80)], processed_at=now)
         lake.run_all()
-        lake.land([_event(f"late-{i}", "paid", NOW - timedelta(minutes=55, seconds=i)) for i in range(25)])
+        lake.land([_event(f"late-{i}", "paid", now - timedelta(minutes=55, seconds=i)) for i in range(25)],
+                  processed_at=now)
         lake.run_all()
         yield postgres
 
