@@ -5,6 +5,8 @@ from __future__ import annotations
 import prison
 import requests
 from dagster import ConfigurableResource
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 
 class SupersetError(RuntimeError):
@@ -19,6 +21,8 @@ class SupersetClient:
         self.timeout = timeout
         self.http = requests.Session()
         self.http.trust_env = False  # Superset is local: never through a proxy
+        # A kept-alive connection the server has just closed fails the next request: retry the idempotent ones.
+        self.http.mount(self.url, HTTPAdapter(max_retries=Retry(total=2, status=0, backoff_factor=0.2)))
 
     def request(self, method: str, path: str, **kwargs: object) -> dict:
         """`method` on /api/v1/<path>; the JSON answer, or a SupersetError with Superset's message."""

@@ -144,7 +144,8 @@ class Superset(Service):
         host, port = self.ports()[0]
         argv = [str(self.python()), "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
                 "--worker-class", "gthread", "--threads", "8", "--timeout", "120",
-                "--no-control-socket", "superset.app:create_app()"]
+                # gunicorn drops idle keep-alive connections after 2 s by default, racing clients that pause.
+                "--keep-alive", "65", "--no-control-socket", "superset.app:create_app()"]
         return [ProcessSpec(name="superset", argv=argv, env=self.env(), cwd=self.dir("data"))]
 
     def healthy(self) -> bool:
