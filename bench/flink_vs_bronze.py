@@ -101,7 +101,8 @@ def main() -> None:
     bronze_rate = bronze["records"] / bronze["seconds"]
     print(f"bronze (sensor + {bronze['runs']} runs, 2 at a time): {bronze['records']:,} records in "
           f"{bronze['seconds']:.1f}s = {bronze_rate:,.0f} records/s")
-    print(f"ratio flink/bronze: {wall_rate / bronze_rate:.2f} (wall), {flink['own_rate'] / bronze_rate:.2f} (Flink's counter)")
+    print(f"ratio flink/bronze: {wall_rate / bronze_rate:.2f} (wall), "
+          f"{flink['own_rate'] / bronze_rate:.2f} (Flink's counter)")
 
 
 if __name__ == "__main__":

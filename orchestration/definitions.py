@@ -22,7 +22,8 @@ lake_models_job = define_asset_job("lake_models", selection=AssetSelection.asset
                                    description="Run the SQL models on what bronze gained since the last run")
 _bronze_flink, _orders_per_minute_flink = flink_assets()
 flink_jobs = [
-    submit_job(_bronze_flink, "flink_kafka_to_minio", "Submit the Flink SQL pipeline Kafka → object store (or report it running)"),
+    submit_job(_bronze_flink, "flink_kafka_to_minio",
+               "Submit the Flink SQL pipeline Kafka → object store (or report it running)"),
     submit_job(_orders_per_minute_flink, "flink_orders_per_minute",
                "Submit the Flink SQL 1-minute windows into Postgres (or report it running)"),
     flink_stop_with_savepoint,

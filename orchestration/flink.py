@@ -51,7 +51,8 @@ def submit_job(asset_def: AssetsDefinition, name: str, what: str):
 def stop_flink_pipeline(context: OpExecutionContext, config: FlinkControlConfig, flink: FlinkResource,
                         postgres: PostgresResource, object_store: ObjectStoreResource, kafka: KafkaResource) -> None:
     pipeline = _pipeline(config.pipeline)
-    job_id, path = stop_with_savepoint(pipeline, config, clients(flink, postgres, object_store, kafka), context.log.info)
+    job_id, path = stop_with_savepoint(pipeline, config, clients(flink, postgres, object_store, kafka),
+                                       context.log.info)
     context.log_event(AssetObservation(pipeline.asset_key, metadata={
         "flink_job_id": job_id, "flink_state": "FINISHED", "savepoint": path}))
 

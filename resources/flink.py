@@ -75,7 +75,8 @@ class FlinkResource(ConfigurableResource):
                 errors = [response.text]
             message = condensed("\n".join(map(str, errors)))
             hint = missing_jar_hint(message)
-            raise FlinkError(f"{method} {url} -> HTTP {response.status_code}: " + (f"{hint}\n" if hint else "") + message)
+            raise FlinkError(f"{method} {url} -> HTTP {response.status_code}: "
+                             + (f"{hint}\n" if hint else "") + message)
         return response.json() if response.content else {}
 
     def overview(self) -> dict:

@@ -1,4 +1,4 @@
-"""The Flink cluster of the stack: a TaskManager with free slots, a SQL Gateway, and a job writing to the object store."""
+"""The Flink cluster of the stack: a TaskManager with free slots, a SQL Gateway, a job writing to the object store."""
 from __future__ import annotations
 
 import uuid

@@ -50,9 +50,11 @@ def _encode(events: list[dict]) -> list[bytes]:
     return [json.dumps(e).encode() for e in events]
 
 
-BAD = [b'{"event_id": "x", "order_id": ', b'{"order_id": "o-1", "status": "paid", "amount": 1, "created_at": "2026-01-01T00:00:00Z"}',
+BAD = [b'{"event_id": "x", "order_id": ',
+       b'{"order_id": "o-1", "status": "paid", "amount": 1, "created_at": "2026-01-01T00:00:00Z"}',
        b'{"event_id": "e", "order_id": "o-1", "status": 42, "amount": 1, "created_at": "2026-01-01T00:00:00Z"}',
-       b'{"event_id": "e", "order_id": "o-1", "status": "paid", "amount": "12,50 VND", "created_at": "2026-01-01T00:00:00Z"}',
+       b'{"event_id": "e", "order_id": "o-1", "status": "paid", "amount": "12,50 VND",'
+       b' "created_at": "2026-01-01T00:00:00Z"}',
        b'{"event_id": "e", "order_id": "o-1", "status": "paid", "amount": 1, "created_at": 1700000000}']
 BAD_REASONS = {"malformed JSON", "missing field event_id", "field status must be a string",
                "field amount must be a number", "field created_at must be a string"}

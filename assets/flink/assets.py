@@ -1,4 +1,4 @@
-"""The Flink pipelines as assets: materializing one submits its job (or finds it running) and records Flink's figures."""
+"""The Flink pipelines as assets: materializing one submits its job (or finds it running), with Flink's figures."""
 # No `from __future__ import annotations` here: Dagster reads the annotations of asset functions at runtime.
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, MetadataValue, asset
@@ -14,7 +14,8 @@ from resources.postgres import PostgresResource
 from resources.settings import setting
 
 DESCRIPTIONS = {
-    KAFKA_TO_MINIO: "Flink SQL job dbt_like_sql/flink/kafka_to_minio.sql: Kafka → s3://<bucket>/bronze/flink/<topic>/ "
+    KAFKA_TO_MINIO: "Flink SQL job dbt_like_sql/flink/kafka_to_minio.sql: "
+                    "Kafka → s3://<bucket>/bronze/flink/<topic>/ "
                     "(JSON lines by event date and hour, committed on checkpoints; bad records in "
                     "bronze/flink_quarantine/<topic>/).",
     ORDERS_PER_MINUTE: "Flink SQL job dbt_like_sql/flink/orders_per_minute.sql: 1-minute event-time windows of "

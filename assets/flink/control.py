@@ -90,7 +90,8 @@ def stop_with_savepoint(pipeline: Pipeline, config: FlinkPipelineConfig, clients
     job_name = config.job_name_for(pipeline)
     active = [job for job in clients.flink.active_jobs(job_name) if job["state"] == "RUNNING"]
     if not active:
-        raise FlinkError(f"no RUNNING Flink job named {job_name} to stop (jobs at {clients.flink.rest_url}/#/job/running)")
+        raise FlinkError(f"no RUNNING Flink job named {job_name} to stop "
+                         f"(jobs at {clients.flink.rest_url}/#/job/running)")
     job_id = active[0]["jid"]
     target = clients.object_store.uri(f"flink/savepoints/{job_name}")
     log(f"stopping {job_name} (Flink job {job_id}) with a savepoint under {target}")

@@ -50,7 +50,8 @@ def jdbc_settings(pg_url: str) -> dict[str, str]:
     """The JDBC URL, user and password of a postgresql:// URL (the Flink JDBC sink's options)."""
     parts = urlsplit(pg_url)
     if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or not parts.path.strip("/"):
-        raise ValueError(f"PG_URL must look like postgresql://user:password@host:port/database, got {parts.scheme}://…")
+        raise ValueError("PG_URL must look like postgresql://user:password@host:port/database, "
+                         f"got {parts.scheme}://…")
     return {
         "jdbc_url": f"jdbc:postgresql://{parts.hostname}:{parts.port or 5432}/{parts.path.strip('/')}",
         "jdbc_user": unquote(parts.username or ""),

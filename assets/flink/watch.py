@@ -26,7 +26,8 @@ def _problem(flink: FlinkResource, job: ExpectedJob, what: str) -> str:
             + flink.root_exception(job.job_id))
 
 
-def assess(flink: FlinkResource, jobs: list[ExpectedJob], memory: dict[str, float], now: float | None = None) -> Verdict:
+def assess(flink: FlinkResource, jobs: list[ExpectedJob], memory: dict[str, float],
+           now: float | None = None) -> Verdict:
     """Look at each expected job once; `memory` is what the previous look remembered (keep it when
     problems are raised, so a job stuck out of RUNNING keeps its first-seen time)."""
     now = time.time() if now is None else now
