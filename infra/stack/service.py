@@ -4,6 +4,7 @@ from __future__ import annotations
 import abc
 import signal
 import socket
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,19 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+# Health checks talk to 127.0.0.1: never through a proxy the environment may name.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_get(url: str, timeout: float = 2.0) -> bytes | None:
+    """The body of a 200 answer from a local URL, or None (no answer, another status)."""
+    try:
+        with _NO_PROXY.open(url, timeout=timeout) as response:
+            return response.read() if response.status == 200 else None
+    except OSError:
+        return None
 
 
 class Service(abc.ABC):

@@ -12,14 +12,13 @@ import json
 import shutil
 import string
 import sys
-import urllib.request
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
 from infra.stack.config import REPO_ROOT, host_port
 from infra.stack.commands import java_binary, run_command
-from infra.stack.service import ProcessSpec, Service, StackError
+from infra.stack.service import ProcessSpec, Service, StackError, http_get
 
 FLINK_FILES = REPO_ROOT / "infra" / "flink"
 POM = FLINK_FILES / "pom.xml"
@@ -53,7 +52,6 @@ JAVA_OPTS = ["-XX:+IgnoreUnrecognizedVMOptions", "-Duser.timezone=UTC"] + [
     )
 ]
 RESULT_PREFIX = "BASH_JAVA_UTILS_EXEC_RESULT:"
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def flink_version() -> str:
@@ -65,16 +63,12 @@ def flink_version() -> str:
     return version
 
 
-
-
-
-
 def get_json(url: str) -> dict | None:
     """The JSON body of a 200 answer from a local URL, or None."""
+    body = http_get(url)
     try:
-        with NO_PROXY.open(url, timeout=2) as response:
-            return json.loads(response.read() or b"{}") if response.status == 200 else None
-    except (OSError, ValueError):
+        return json.loads(body or b"{}") if body is not None else None
+    except ValueError:
         return None
 
 

@@ -13,7 +13,6 @@ import hmac
 import os
 import secrets
 import sys
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,14 +20,13 @@ from psycopg import sql
 
 from infra.stack.commands import run_command
 from infra.stack.config import REPO_ROOT, host_port
-from infra.stack.service import ProcessSpec, Service
+from infra.stack.service import ProcessSpec, Service, http_get
 from infra.stack.services.postgres import Postgres
 from resources.settings import setting
 
 SUPERSET_FILES = REPO_ROOT / "infra" / "superset"
 REQUIREMENTS = SUPERSET_FILES / "requirements.txt"
 CONFIG = SUPERSET_FILES / "superset_config.py"
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 METADATA_DB = "superset"
 
 
@@ -150,8 +148,4 @@ class Superset(Service):
 
     def healthy(self) -> bool:
         """/health answers OK."""
-        try:
-            with NO_PROXY.open(self.url() + "/health", timeout=2) as response:
-                return response.status == 200 and response.read().strip() == b"OK"
-        except OSError:
-            return False
+        return (http_get(self.url() + "/health") or b"").strip() == b"OK"
