@@ -27,16 +27,12 @@ from infra.stack.config import StackConfig  # noqa: E402
 from infra.stack.sandbox import sandbox  # noqa: E402
 from resources.definitions import platform_resources  # noqa: E402
 from resources.migrations import apply_migrations  # noqa: E402
+from tests.flink_harness import committed_objects  # noqa: E402
 
 
 def committed_lines(store, prefix: str) -> int:
     """JSON lines in the committed objects under `prefix`."""
-    s3, total = store.client(), 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            if not obj["Key"].rsplit("/", 1)[-1].startswith((".", "_")):
-                total += s3.get_object(Bucket=store.bucket, Key=obj["Key"])["Body"].read().count(b"\n")
-    return total
+    return sum(body.count(b"\n") for body in committed_objects(store, prefix))
 
 
 def flink_phase(topic: str, events: int, parallelism: int, clients: PipelineClients) -> dict:

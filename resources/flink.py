@@ -12,6 +12,10 @@ from dagster import ConfigurableResource
 class FlinkError(RuntimeError):
     """Flink refused or failed something; the message carries Flink's own words."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status of Flink's answer, when it answered
+
 
 # Jobs in these states hold (or will hold) slots; a job of the same name in one of them is "running".
 ACTIVE_STATES = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "FAILING", "CANCELLING", "RECONCILING",
@@ -76,7 +80,7 @@ class FlinkResource(ConfigurableResource):
             message = condensed("\n".join(map(str, errors)))
             hint = missing_jar_hint(message)
             raise FlinkError(f"{method} {url} -> HTTP {response.status_code}: "
-                             + (f"{hint}\n" if hint else "") + message)
+                             + (f"{hint}\n" if hint else "") + message, status=response.status_code)
         return response.json() if response.content else {}
 
     def overview(self) -> dict:
@@ -92,7 +96,7 @@ class FlinkResource(ConfigurableResource):
         try:
             return self.job(job_id)
         except FlinkError as exc:
-            if "HTTP 404" in str(exc):
+            if exc.status == 404:
                 return None
             raise
 

@@ -12,6 +12,10 @@ from urllib3.util.retry import Retry
 class SupersetError(RuntimeError):
     """Superset is unreachable, refused the credentials or rejected a request; the message says which."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status of Superset's answer, when it answered
+
 
 class SupersetClient:
     """A logged-in session: every request carries the access token, the session cookie and the CSRF token."""
@@ -35,7 +39,8 @@ class SupersetClient:
                 "start it with `lakehouse up --with superset`"
             ) from exc
         if response.status_code >= 400:
-            raise SupersetError(f"{method} {url} -> HTTP {response.status_code}: {response.text[:2000]}")
+            raise SupersetError(f"{method} {url} -> HTTP {response.status_code}: {response.text[:2000]}",
+                                status=response.status_code)
         return response.json() if response.content else {}
 
     def login(self, username: str, password: str) -> None:
@@ -45,7 +50,7 @@ class SupersetClient:
                 "username": username, "password": password, "provider": "db", "refresh": False,
             })["access_token"]
         except SupersetError as exc:
-            if "HTTP 401" in str(exc):
+            if exc.status == 401:
                 raise SupersetError(
                     f"Superset at {self.url} refused the credentials of user {username!r} "
                     "(SUPERSET_ADMIN_USER / SUPERSET_ADMIN_PASSWORD)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from confluent_kafka import Producer
 from dagster import DagsterInstance, Definitions, build_sensor_context
@@ -14,6 +15,16 @@ from orchestration.flink import flink_jobs_sensor, flink_resume_from_savepoint, 
 from resources.definitions import platform_resources
 from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource
+
+def committed_objects(store: ObjectStoreResource, prefix: str) -> Iterator[bytes]:
+    """The bodies of the files a Flink file sink committed under `prefix` (in-progress and marker files,
+    named `.…` or `_…`, left out)."""
+    s3 = store.client()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            if not obj["Key"].rsplit("/", 1)[-1].startswith((".", "_")):
+                yield s3.get_object(Bucket=store.bucket, Key=obj["Key"])["Body"].read()
+
 
 SUBMIT_JOBS = {"kafka_to_minio": "flink_kafka_to_minio", "orders_per_minute": "flink_orders_per_minute"}
 
@@ -72,15 +83,8 @@ class FlinkHarness:
 
     def sink_lines(self, prefix: str) -> list[dict]:
         """Every JSON line of every committed (visible, not hidden) object under `prefix`."""
-        s3, lines = self.store.client(), []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.store.bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                name = obj["Key"].rsplit("/", 1)[-1]
-                if name.startswith((".", "_")):
-                    continue
-                body = s3.get_object(Bucket=self.store.bucket, Key=obj["Key"])["Body"].read()
-                lines.extend(json.loads(line) for line in body.splitlines() if line.strip())
-        return lines
+        return [json.loads(line) for body in committed_objects(self.store, prefix)
+                for line in body.splitlines() if line.strip()]
 
     def wait_for_lines(self, prefix: str, count: int, timeout: float = 120.0) -> list[dict]:
         """The sink's lines once there are at least `count` (or what there is after `timeout`)."""

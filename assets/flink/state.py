@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from resources.postgres import PostgresResource
 
+_SELECT = "SELECT job_name, pipeline, job_id, desired_state, savepoint_path FROM lakehouse_state.flink_jobs"
+
 
 @dataclass(frozen=True)
 class ExpectedJob:
@@ -20,18 +22,14 @@ class ExpectedJob:
 def expected(postgres: PostgresResource, job_name: str) -> ExpectedJob | None:
     """The row of `job_name`, or None when the platform never submitted it."""
     with postgres.connect() as conn:
-        row = conn.execute(
-            "SELECT job_name, pipeline, job_id, desired_state, savepoint_path FROM lakehouse_state.flink_jobs"
-            " WHERE job_name = %s", (job_name,)).fetchone()
+        row = conn.execute(f"{_SELECT} WHERE job_name = %s", (job_name,)).fetchone()
     return ExpectedJob(*row) if row else None
 
 
 def expected_running(postgres: PostgresResource) -> list[ExpectedJob]:
     """Every job the platform submitted and has not stopped."""
     with postgres.connect() as conn:
-        rows = conn.execute(
-            "SELECT job_name, pipeline, job_id, desired_state, savepoint_path FROM lakehouse_state.flink_jobs"
-            " WHERE desired_state = 'running' ORDER BY job_name").fetchall()
+        rows = conn.execute(f"{_SELECT} WHERE desired_state = 'running' ORDER BY job_name").fetchall()
     return [ExpectedJob(*row) for row in rows]
 
 
