@@ -60,7 +60,9 @@ def start(cfg: StackConfig, spec: ProcessSpec) -> subprocess.Popen:
     cfg.run.mkdir(parents=True, exist_ok=True)
     cfg.logs.mkdir(parents=True, exist_ok=True)
     log_path = log_file(cfg, spec.name)
-    with open(log_path, "ab") as log:
+    # Owner-only: a service may log a credential (MinIO prints default ones, a driver error may carry a URI).
+    with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
+        os.fchmod(log.fileno(), 0o600)
         log.write(f"\n===== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(spec.argv)}\n".encode())
         log.flush()
         proc = subprocess.Popen(
