@@ -42,10 +42,16 @@ DEFAULTS: dict[str, str] = {
     "WINDOW_MAX_OUT_OF_ORDERNESS_SECONDS": "10",  # watermark = max event time - this
     "WINDOW_ALLOWED_LATENESS_SECONDS": "60",  # later than watermark - this: the event is late
     "WINDOW_MAX_FUTURE_SECONDS": "300",  # event times beyond now + this do not move the watermark further
+    # Change data capture (docs/cdc.md): Kafka Connect's REST API, the application database, the CDC role.
+    "CONNECT_URL": "http://127.0.0.1:8084",
+    "SHOP_DATABASE": "shop",
+    "CDC_PG_USER": "cdc_user",
+    "CDC_PG_PASSWORD": "cdc_pass",  # development only
+    "CDC_SLOT_MAX_RETAINED_BYTES": "1073741824",  # the slot check fails when the slot holds more WAL than this
 }
 
 SECRETS = frozenset({"S3_SECRET_KEY", "PG_URL", "SUPERSET_ADMIN_PASSWORD", "SUPERSET_SECRET_KEY",
-                     "SUPERSET_DATABASE_URI"})
+                     "SUPERSET_DATABASE_URI", "CDC_PG_PASSWORD"})
 
 
 def setting(name: str) -> str:
