@@ -23,6 +23,8 @@ DEFAULTS: dict[str, str] = {
     "FLINK_TOPIC": "orders",
     "FLINK_CHECKPOINT_INTERVAL": "10s",
     "FLINK_PARALLELISM": "1",
+    "FLINK_UDF_JAR": "",  # empty: the platform's SQL functions are on the cluster's classpath (lib/)
+    "FLINK_RPC_PORT": "6123",  # the local stack's JobManager RPC port
     # Superset (lakehouse up --with superset; docs/dashboard.md)
     "SUPERSET_URL": "http://127.0.0.1:8088",
     "SUPERSET_ADMIN_USER": "admin",  # development only
