@@ -5,6 +5,7 @@
     lakehouse status              the table again
     lakehouse logs SERVICE        the service's log files (-n lines, -f to follow)
     lakehouse produce ...         the event generator (see `lakehouse produce --help`)
+    lakehouse app --rate N        the application whose database CDC captures (see `lakehouse app --help`)
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import argparse
 import subprocess
 import sys
 
-from infra import generator
+from infra import app, generator
 from infra.stack import stack
 from infra.stack.config import StackConfig
 from infra.stack.service import StackError
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     p_logs.add_argument("-f", "--follow", action="store_true")
     p_logs.set_defaults(func=_cmd_logs)
     generator.add_arguments(sub.add_parser("produce", help="write generated events to Kafka"))
+    app.add_arguments(sub.add_parser("app", help="the application: write orders to its database (for CDC)"))
     args = parser.parse_args(argv)
     cfg = StackConfig.from_env()
     try:

@@ -17,10 +17,12 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from infra.app import prepare_database
 from infra.stack.config import host_port
 from infra.stack.commands import run_command
 from infra.stack.service import ProcessSpec, Service, StackError
 from resources.migrations import apply_migrations
+from resources.settings import setting
 
 OS_USER = "postgres"
 SUPERUSER = "postgres"
@@ -144,8 +146,9 @@ class Postgres(Service):
 
     def processes(self) -> list[ProcessSpec]:
         host, port = self.host_port()
+        # wal_level=logical: Debezium reads the application database's changes through logical decoding (docs/cdc.md).
         argv = [str(self.bindir() / "postgres"), "-D", str(self.cluster()), "-c", f"listen_addresses={host}",
-                "-p", str(port), "-k", str(self.sockets())]
+                "-c", "wal_level=logical", "-p", str(port), "-k", str(self.sockets())]
         # SIGINT is Postgres's "fast" shutdown: it ends client sessions (Dagster keeps some open) and checkpoints.
         return [ProcessSpec(name="postgres", argv=argv, cwd=self.cfg.data / self.name, user=OS_USER,
                             stop_signal=signal.SIGINT)]
@@ -163,7 +166,8 @@ class Postgres(Service):
             return False
 
     def bootstrap(self) -> None:
-        """Create (or update the password of) PG_URL's role, its database and `dagster`; apply the migrations."""
+        """Create (or update the password of) PG_URL's role, its database and `dagster`; apply the migrations;
+        create the application database that change data capture reads (infra/app.py)."""
         login = self.login()
         role = sql.Identifier(login["user"])
         with self.superuser() as conn:
@@ -173,7 +177,11 @@ class Postgres(Service):
             for dbname in (login["dbname"], DAGSTER_DB):
                 if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
                     conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), role))
+                # Only the owner may connect: the CDC role (a REPLICATION role) must not decode the lake's databases.
+                conn.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(sql.Identifier(dbname)))
         apply_migrations(self.cfg.pg_url)
+        prepare_database(self.superuser, setting("SHOP_DATABASE"), login["user"], setting("CDC_PG_USER"),
+                         setting("CDC_PG_PASSWORD"))
 
 
 def _check_reachable(path: Path) -> None:
