@@ -12,7 +12,7 @@ from infra.stack.service import Service, StackError, port_open
 
 # Start order; `down` goes the other way. Optional services start only when asked for.
 CORE_SERVICES = ("postgres", "s3", "kafka")
-OPTIONAL_SERVICES = ("flink", "superset")
+OPTIONAL_SERVICES = ("flink", "superset", "connect")
 
 
 def service(cfg: StackConfig, name: str) -> Service:
@@ -71,8 +71,10 @@ def _fail(cfg: StackConfig, svc: Service, why: str) -> StackError:
 def _start(cfg: StackConfig, svc: Service) -> None:
     specs = svc.processes()
     ours = [proc.running_pid(cfg, s.name) for s in specs]
-    if all(ours) and _safe_healthy(svc):
-        return  # already up, started by us
+    # A changed command line means changed settings (e.g. a new server option): restart to apply them.
+    current = all(proc.started_argv(cfg, s.name) == s.argv for s in specs)
+    if all(ours) and current and _safe_healthy(svc):
+        return  # already up, started by us, as configured now
     for spec, pid in zip(specs, ours):
         if pid:
             proc.stop(cfg, spec.name)  # half-started earlier: start clean
