@@ -5,6 +5,10 @@ downloads/superset, so its pins never meet the platform's. Its metadata database
 Postgres, owned by PG_URL's role (docs/decisions.md says why), created, migrated and given the admin user by
 prepare() once Postgres is up; the server is gunicorn, which Superset depends on, run in the foreground as
 `python -m gunicorn` so the recorded pid is the server's own.
+
+Secrets (the admin password, the secret key, the metadata URI with PG_URL's password) reach Superset's processes
+only through their environment, never their argv; the files that hold or derive from them are 0600 in a 0700
+folder.
 """
 from __future__ import annotations
 
@@ -27,12 +31,20 @@ from resources.settings import setting
 SUPERSET_FILES = REPO_ROOT / "infra" / "superset"
 REQUIREMENTS = SUPERSET_FILES / "requirements.txt"
 CONFIG = SUPERSET_FILES / "superset_config.py"
+SET_ADMIN = SUPERSET_FILES / "set_admin.py"
 METADATA_DB = "superset"
 
 
 def run(argv: list[str], what: str, **kwargs: object) -> str:
     """run_command for this service."""
     return run_command("superset", argv, what, **kwargs)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable and writable by its owner only (also when the file already existed)."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
 
 
 class Superset(Service):
@@ -50,6 +62,13 @@ class Superset(Service):
 
     def ports(self) -> list[tuple[str, int]]:
         return [host_port(self.url(), 8088)]
+
+    def dir(self, kind: str) -> Path:
+        """As Service.dir; the data folder (secret key, fingerprints of credentials) is the owner's only."""
+        path = super().dir(kind)
+        if kind == "data":
+            path.chmod(0o700)
+        return path
 
     def venv(self) -> Path:
         """Superset's own virtual environment."""
@@ -81,11 +100,11 @@ class Superset(Service):
         if not (migrated.exists() and migrated.read_text() == self.fingerprint(self.metadata_uri())):
             self._superset(["db", "upgrade"], "migrate the metadata database")
             self._superset(["init"], "create the default roles and permissions")
-            migrated.write_text(self.fingerprint(self.metadata_uri()))
+            write_private(migrated, self.fingerprint(self.metadata_uri()))
         user, password = setting("SUPERSET_ADMIN_USER"), setting("SUPERSET_ADMIN_PASSWORD")
         if not (admin.exists() and admin.read_text() == self.fingerprint(f"{user}\0{password}")):
-            self._admin(user, password)
-            admin.write_text(self.fingerprint(f"{user}\0{password}"))
+            self.set_admin(user, password)
+            write_private(admin, self.fingerprint(f"{user}\0{password}"))
 
     def fingerprint(self, extra: str) -> str:
         """An HMAC (keyed by the secret key, so no credential can be read back) of requirements.txt and `extra`."""
@@ -106,15 +125,11 @@ class Superset(Service):
         run([str(self.python()), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)],
             f"install the packages of {REQUIREMENTS} from PyPI")
 
-    def _admin(self, user: str, password: str) -> None:
-        output = self._superset(
-            ["fab", "create-admin", "--username", user, "--firstname", "Superset", "--lastname", "Admin",
-             "--email", f"{user}@localhost", "--password", password],
-            f"create the admin user {user}",
-        )
-        if "already exists" in output:
-            self._superset(["fab", "reset-password", "--username", user, "--password", password],
-                           f"set the password of the admin user {user}")
+    def set_admin(self, user: str, password: str) -> None:
+        """Create the admin user `user`, or set its password, through Superset's Python API (set_admin.py): the
+        password goes in the environment, where `superset fab create-admin --password` would show it in argv."""
+        run([str(self.python()), str(SET_ADMIN)], f"create the admin user {user} or set its password",
+            env={**os.environ, **self.env(), "SUPERSET_ADMIN_USER": user, "SUPERSET_ADMIN_PASSWORD": password})
 
     def _superset(self, args: list[str], what: str) -> str:
         return run([str(self.venv() / "bin" / "superset"), *args], what, env={**os.environ, **self.env()})
@@ -125,8 +140,8 @@ class Superset(Service):
             return setting("SUPERSET_SECRET_KEY")
         path = self.dir("data") / "secret_key"
         if not (path.exists() and path.read_text().strip()):
-            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
+            write_private(path, secrets.token_urlsafe(48))
+        path.chmod(0o600)  # also a key kept from before the launcher wrote it private
         return path.read_text().strip()
 
     def env(self) -> dict[str, str]:
