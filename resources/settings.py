@@ -50,10 +50,20 @@ DEFAULTS: dict[str, str] = {
     "CDC_PG_USER": "cdc_user",
     "CDC_PG_PASSWORD": "cdc_pass",  # development only
     "CDC_SLOT_MAX_RETAINED_BYTES": "1073741824",  # the slot check fails when the slot holds more WAL than this
+    # Upkeep (docs/operations.md): the housekeeping job, freshness checks, failure alerts.
+    "HOUSEKEEPING_HISTORY_DAYS": "7",  # runs, event logs, check results and run-less events older than this go
+    "HOUSEKEEPING_STAGING_MAX_AGE_MINUTES": "60",  # a lakehouse_state.staging_* table seen this long is dropped
+    "HOUSEKEEPING_LOG_DIR": ".lakehouse/logs",  # its *.log files are rotated (copy-truncate)
+    "HOUSEKEEPING_LOG_MAX_BYTES": "67108864",  # ... when larger than this
+    "HOUSEKEEPING_LOG_KEEP": "5",  # rotated copies kept per file
+    "FRESHNESS_BRONZE_SECONDS": "120",  # Kafka records may wait this long for bronze
+    "FRESHNESS_MODELS_SECONDS": "300",  # bronze data may wait this long for app.orders / app.orders_per_minute
+    "ALERT_WEBHOOK_URL": "",  # failed runs are POSTed here as JSON; empty: the UI only
+    "DAGSTER_UI_URL": "http://127.0.0.1:3000",  # used in alert links
 }
 
 SECRETS = frozenset({"S3_SECRET_KEY", "PG_URL", "SUPERSET_ADMIN_PASSWORD", "SUPERSET_SECRET_KEY",
-                     "SUPERSET_DATABASE_URI", "CDC_PG_PASSWORD"})
+                     "SUPERSET_DATABASE_URI", "CDC_PG_PASSWORD", "ALERT_WEBHOOK_URL"})
 
 
 def setting(name: str) -> str:
