@@ -91,12 +91,6 @@ def start(cfg: StackConfig, spec: ProcessSpec) -> subprocess.Popen:
     return proc
 
 
-def started_argv(cfg: StackConfig, name: str) -> list[str] | None:
-    """The command line `name` was last started with (from its pid file), or None when none is recorded."""
-    path = _pid_file(cfg, name)
-    return json.loads(path.read_text()).get("argv") if path.exists() else None
-
-
 def recorded(cfg: StackConfig) -> list[str]:
     """Names of the processes with a pid file, most recently started first."""
     records = []

@@ -78,6 +78,11 @@ class Service(abc.ABC):
     def healthy(self) -> bool:
         """A quick real check that the service answers (not just that a port is open, where possible)."""
 
+    def stale(self) -> bool:
+        """True when the running service lacks a setting it has now (a server option added since it started):
+        `up` then restarts it. Asked only of a healthy service."""
+        return False
+
     def prepare(self) -> None:
         """Get ready to start, once the services before it are up (e.g. migrate a metadata database). Idempotent."""
 

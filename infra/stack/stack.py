@@ -60,6 +60,13 @@ def _safe_healthy(svc: Service) -> bool:
         return False
 
 
+def _safe_stale(svc: Service) -> bool:
+    try:
+        return svc.stale()
+    except Exception:  # cannot tell: leave a healthy service running
+        return False
+
+
 def _fail(cfg: StackConfig, svc: Service, why: str) -> StackError:
     tails = []
     for spec in svc.processes():
@@ -71,10 +78,8 @@ def _fail(cfg: StackConfig, svc: Service, why: str) -> StackError:
 def _start(cfg: StackConfig, svc: Service) -> None:
     specs = svc.processes()
     ours = [proc.running_pid(cfg, s.name) for s in specs]
-    # A changed command line means changed settings (e.g. a new server option): restart to apply them.
-    current = all(proc.started_argv(cfg, s.name) == s.argv for s in specs)
-    if all(ours) and current and _safe_healthy(svc):
-        return  # already up, started by us, as configured now
+    if all(ours) and _safe_healthy(svc) and not _safe_stale(svc):
+        return  # already up, started by us, with the settings it has now
     for spec, pid in zip(specs, ours):
         if pid:
             proc.stop(cfg, spec.name)  # half-started earlier: start clean

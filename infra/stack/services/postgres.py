@@ -30,6 +30,9 @@ DAGSTER_DB = "dagster"  # Dagster's run, event-log and schedule storage
 PG_LIB = Path("/usr/lib/postgresql")
 APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
 SOCKET_PATH_MAX = 107  # sun_path limit, including the socket's file name
+# Server options beyond the defaults. wal_level=logical: Debezium reads the application database's changes through
+# logical decoding (docs/cdc.md); it takes a restart, which `up` does once for a server started without it.
+SERVER_SETTINGS = {"wal_level": "logical"}
 
 
 
@@ -146,9 +149,9 @@ class Postgres(Service):
 
     def processes(self) -> list[ProcessSpec]:
         host, port = self.host_port()
-        # wal_level=logical: Debezium reads the application database's changes through logical decoding (docs/cdc.md).
+        settings = [arg for key, value in SERVER_SETTINGS.items() for arg in ("-c", f"{key}={value}")]
         argv = [str(self.bindir() / "postgres"), "-D", str(self.cluster()), "-c", f"listen_addresses={host}",
-                "-c", "wal_level=logical", "-p", str(port), "-k", str(self.sockets())]
+                *settings, "-p", str(port), "-k", str(self.sockets())]
         # SIGINT is Postgres's "fast" shutdown: it ends client sessions (Dagster keeps some open) and checkpoints.
         return [ProcessSpec(name="postgres", argv=argv, cwd=self.cfg.data / self.name, user=OS_USER,
                             stop_signal=signal.SIGINT)]
@@ -164,6 +167,12 @@ class Postgres(Service):
                 return conn.execute("SELECT 1").fetchone() == (1,)
         except psycopg.Error:
             return False
+
+    def stale(self) -> bool:
+        """The server runs without one of SERVER_SETTINGS (started before it was added): up restarts it."""
+        with self.superuser() as conn:
+            return any(conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(key))).fetchone()[0] != value
+                       for key, value in SERVER_SETTINGS.items())
 
     def bootstrap(self) -> None:
         """Create (or update the password of) PG_URL's role, its database and `dagster`; apply the migrations;
