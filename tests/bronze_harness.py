@@ -1,10 +1,10 @@
 """Test harness for the bronze path: a topic's asset, job and sensor on a real Dagster instance."""
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import dataclass
 
+import zstandard
 from dagster import DagsterInstance, Definitions, build_sensor_context
 
 from assets.bronze.asset import build_bronze_asset, kafka_topic_spec
@@ -59,13 +59,18 @@ class BronzeHarness:
                 Bucket=store.bucket, Prefix=f"bronze/{layer}/{self.spec.topic}/"):
             for obj in page.get("Contents", []):
                 body = s3.get_object(Bucket=store.bucket, Key=obj["Key"])["Body"].read()
-                found[obj["Key"]] = [json.loads(line) for line in gzip.decompress(body).splitlines()]
+                found[obj["Key"]] = [json.loads(line) for line in object_text(body).splitlines()]
         return found
 
     def offsets(self, layer: str) -> list[tuple[int, int]]:
         """(partition, offset) of every line in `layer`, duplicates kept."""
         return [(line["_kafka"]["partition"], line["_kafka"]["offset"])
                 for lines in self.objects(layer).values() for line in lines]
+
+
+def object_text(body: bytes) -> bytes:
+    """The JSON lines of a bronze object's body (one zstd frame whose size the header does not state)."""
+    return zstandard.ZstdDecompressor().decompressobj().decompress(body)
 
 
 def check_results(result) -> dict[str, bool]:

@@ -40,7 +40,7 @@ def test_every_record_lands_or_is_quarantined_exactly_once(harness, monkeypatch)
         partitions = {line["_kafka"]["partition"] for line in lines}
         assert len(partitions) == 1, f"{key} mixes partitions"
         offsets = [line["_kafka"]["offset"] for line in lines]
-        assert key.endswith(f"-p{partitions.pop()}-{offsets[0]}-{offsets[-1]}.jsonl.gz")
+        assert key.endswith(f"-p{partitions.pop()}-{offsets[0]}-{offsets[-1]}.jsonl.zst")
         assert all(line["processed_at"] and line["event_id"] for line in lines)
     for lines in harness.objects("quarantine").values():
         assert all(line["reason"] and "raw_base64" in line for line in lines)

@@ -3,59 +3,96 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, timezone
+
+import orjson
 
 from assets.bronze.topics import TopicSpec, parse_topics
-from assets.bronze.transform import KafkaRecord, transform
+from assets.bronze.transform import KafkaRecord, Transform, transform
 
 ORDERS = TopicSpec("orders", "json", "orders")
 GOOD = {"event_id": "e1", "order_id": "o1", "status": "paid", "amount": 12.5, "created_at": "2026-01-01T00:00:00Z"}
 
 
-def _rec(value: bytes | None, key: bytes | None = b"o1") -> KafkaRecord:
-    return KafkaRecord("orders", 2, 41, 1767225600123, key, value)
+def _rec(value: bytes | None, key: bytes | None = b"o1", timestamp_ms: int | None = 1767225600123) -> KafkaRecord:
+    return KafkaRecord("orders", 2, 41, timestamp_ms, key, value)
 
 
 def test_valid_order_keeps_payload_and_gains_processed_at_and_kafka_coordinates():
     out = transform(_rec(json.dumps(GOOD).encode()), ORDERS, "2026-01-01T00:00:05.000Z", 1 << 20)
-    assert not out.quarantined
-    assert {k: out.line[k] for k in GOOD} == GOOD
-    assert out.line["processed_at"] == "2026-01-01T00:00:05.000Z"
-    assert out.line["_kafka"] == {"topic": "orders", "partition": 2, "offset": 41,
-                                  "timestamp": "2026-01-01T00:00:00.123Z", "key": "o1"}
-    assert out.event_time == "2026-01-01T00:00:00Z"
+    assert not out.quarantined and out.line.endswith(b"}\n") and out.line.count(b"\n") == 1
+    line = json.loads(out.line)
+    assert {k: line[k] for k in GOOD} == GOOD
+    assert line["processed_at"] == "2026-01-01T00:00:05.000Z"
+    assert line["_kafka"] == {"topic": "orders", "partition": 2, "offset": 41,
+                              "timestamp": "2026-01-01T00:00:00.123Z", "key": "o1"}
+    assert out.event_time == datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def test_a_compact_payload_is_spliced_byte_for_byte_as_a_reserialization_would_write_it():
+    """The raw bytes are kept: for the generator's compact JSON the line equals the old dict round trip."""
+    raw = orjson.dumps({**GOOD, "customer_id": "c-1", "currency": "VND"})
+    out = transform(_rec(raw), ORDERS, "2026-01-01T00:00:05.000Z", 1 << 20)
+    expected = orjson.dumps({**orjson.loads(raw), "processed_at": "2026-01-01T00:00:05.000Z", "_kafka": {
+        "topic": "orders", "partition": 2, "offset": 41, "timestamp": "2026-01-01T00:00:00.123Z", "key": "o1"}})
+    assert out.line == expected + b"\n"
+
+
+def test_newlines_empty_objects_and_odd_keys_still_make_one_valid_line():
+    schemaless = TopicSpec("cdc", "json")
+    for raw in (b'{\r\n "a": 1\n}\n', b" {} ", b"{\n}"):
+        out = transform(_rec(raw, key=None), schemaless, "t", 1 << 20)
+        assert not out.quarantined and out.line.count(b"\n") == 1, raw
+        assert json.loads(out.line)["_kafka"]["key"] is None
+    out = transform(_rec(b'{"a": 1}', key=b"\xff\x00"), schemaless, "t", 1 << 20)
+    assert json.loads(out.line)["_kafka"]["key_base64"] == base64.b64encode(b"\xff\x00").decode()
+
+
+def test_kafka_timestamps_no_reader_can_render_are_left_out():
+    for ts in (None, 253_402_300_800_000):
+        out = transform(_rec(json.dumps(GOOD).encode(), timestamp_ms=ts), ORDERS, "2026-03-04T00:00:00.000Z", 1 << 20)
+        assert json.loads(out.line)["_kafka"]["timestamp"] is None
+    date, *_ = Transform(ORDERS, "2026-03-04T00:00:00.000Z", 1 << 20)(0, 0, None, None, json.dumps(GOOD).encode())
+    assert date == "2026-03-04", "without a Kafka timestamp the object is dated by processed_at"
 
 
 def test_bad_records_are_quarantined_with_raw_bytes_and_reason():
     cases = {
         b'{"event_id": "e1", "order_': "malformed JSON",
-        json.dumps({**GOOD, "amount": "12,5"}).encode(): "field 'amount' must be a number",
-        json.dumps({k: v for k, v in GOOD.items() if k != "status"}).encode(): "missing field 'status'",
+        json.dumps({**GOOD, "amount": "12,5"}).encode(): "schema orders: field 'amount' must be a number",
+        json.dumps({k: v for k, v in GOOD.items() if k != "status"}).encode(): "schema orders: missing field 'status'",
+        json.dumps({**GOOD, "status": None}).encode(): "field 'status' must be a string, got None",
         json.dumps({**GOOD, "created_at": 1700000000}).encode(): "field 'created_at' must be an ISO-8601",
         json.dumps({**GOOD, "created_at": "yesterday"}).encode(): "field 'created_at' must be an ISO-8601",
         json.dumps({**GOOD, "amount": True}).encode(): "field 'amount' must be a number",
+        json.dumps({**GOOD, "customer_id": 7}).encode(): "field 'customer_id' must be a string or null",
         b"[1, 2]": "not an object",
         b"\xff\xfe": "not UTF-8",
-        json.dumps({**GOOD, "_kafka": 1}).encode(): "reserved",
+        json.dumps({**GOOD, "_kafka": 1}).encode(): "reserved field(s) ['_kafka']",
+        json.dumps({**GOOD, "processed_at": "x"}).encode(): "reserved field(s) ['processed_at']",
     }
     for raw, reason in cases.items():
         out = transform(_rec(raw), ORDERS, "t", 1 << 20)
         assert out.quarantined, raw
-        assert reason in out.line["reason"], (raw, out.line["reason"])
-        assert base64.b64decode(out.line["raw_base64"]) == raw
-        assert out.line["_kafka"]["offset"] == 41
+        assert reason in out.reason, (raw, out.reason)
+        line = json.loads(out.line)
+        assert line["reason"] == out.reason
+        assert base64.b64decode(line["raw_base64"]) == raw
+        assert line["_kafka"]["offset"] == 41 and line["processed_at"] == "t"
 
 
 def test_oversized_and_empty_records_are_quarantined():
     big = transform(_rec(json.dumps({**GOOD, "pad": "x" * 2000}).encode()), ORDERS, "t", 1000)
-    assert big.quarantined and big.line["reason"].startswith("oversized")
-    assert transform(_rec(None), ORDERS, "t", 1000).quarantined
+    assert big.quarantined and big.reason.startswith("oversized")
+    assert transform(_rec(None), ORDERS, "t", 1000).reason == "empty value (tombstone)"
 
 
 def test_text_topics_keep_the_line_as_value():
     out = transform(_rec(b"hello from the console producer\n", key=None), TopicSpec("lab-events", "text"), "t", 1000)
     assert not out.quarantined
-    assert out.line["value"] == "hello from the console producer"
-    assert out.line["_kafka"]["key"] is None
+    assert json.loads(out.line)["value"] == "hello from the console producer"
+    assert json.loads(out.line)["_kafka"]["key"] is None
+    assert transform(_rec(b"a\x00b"), TopicSpec("lab-events", "text"), "t", 1000).reason.startswith("NUL character")
 
 
 def test_topics_come_from_configuration_with_clear_errors():

@@ -156,7 +156,7 @@ def test_malformed_events_never_reach_silver(isolated):
     good = _event("o-1", "created", datetime.now(timezone.utc))
     isolated.land([good])
     writer = ObjectWriter("orders", PREFIXES)  # what bronze quarantined lives beside, not inside, bronze/stream
-    writer.add("quarantine", 0, "2026-01-01", 99, {"reason": "malformed JSON", "raw_base64": "e30="})
+    writer.add("quarantine", 0, "2026-01-01", 99, b'{"reason":"malformed JSON","raw_base64":"e30="}\n')
     writer.upload(isolated.store.client(), isolated.store.bucket)
     isolated.run_all()
     assert len(isolated.silver([good["event_id"]])) == 1

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from assets.bronze.ranges import Ranges
 from assets.bronze.topics import TopicSpec
-from assets.bronze.transform import KafkaRecord, iso_ms, transform
+from assets.bronze.transform import MAX_TIMESTAMP_MS, Transform, iso_ms
 from assets.bronze.writer import ObjectWriter
 from resources.kafka import KafkaResource
 from resources.object_store import ObjectStoreResource
@@ -54,37 +54,35 @@ class BatchResult:
 
 
 def _widen(bounds: list, value) -> None:
+    """Widen [min, max] in `bounds` to cover `value` (per record: no call to min/max, no new list)."""
     if not bounds:
-        bounds.extend([value, value])
-    else:
-        bounds[0], bounds[1] = min(bounds[0], value), max(bounds[1], value)
-
-
-def _parse_time(value: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        bounds.extend((value, value))
+    elif value < bounds[0]:
+        bounds[0] = value
+    elif value > bounds[1]:
+        bounds[1] = value
 
 
 def ingest_batch(
     kafka: KafkaResource, store: ObjectStoreResource, spec: TopicSpec, ranges: Ranges,
-    max_bytes: int, max_message_bytes: int, commit_group: bool = True,
+    max_bytes: int, max_message_bytes: int, commit_group: bool = True, topic_id: str = "",
 ) -> BatchResult:
-    """Land the records of `ranges` (partition -> [start, end)) of `spec.topic` in the object store."""
+    """Land the records of `ranges` (partition -> [start, end)) of `spec.topic` in the object store.
+
+    `topic_id` (Kafka's id of the topic) goes into the object names, so a re-created topic never collides
+    with the old one's objects."""
     started = time.monotonic()
     result = BatchResult(spec.topic, dict(ranges))
-    processed_at = iso_ms(int(time.time() * 1000))
+    transform = Transform(spec, iso_ms(int(time.time() * 1000)), max_message_bytes)
     consumer = kafka.consumer(**{
         "enable.partition.eof": True,
         "fetch.max.bytes": max(1_048_576, min(max_bytes, 52_428_800)),
         "queued.max.messages.kbytes": max(1024, min(max_bytes // 1024, 65_536)),
     })
-    writer = ObjectWriter(spec.topic, PREFIXES)
+    writer = ObjectWriter(spec.topic, PREFIXES, topic_id)
     try:
         todo = _assign(consumer, spec.topic, ranges, result)
-        _consume(consumer, spec, todo, ranges, result, writer, processed_at, max_message_bytes)
+        _consume(consumer, spec.topic, todo, ranges, result, writer, transform)
         try:
             result.objects = writer.upload(store.client(), store.bucket)
         except Exception as exc:
@@ -119,37 +117,40 @@ def _assign(consumer, topic: str, ranges: Ranges, result: BatchResult) -> dict[i
     return todo
 
 
-def _consume(consumer, spec: TopicSpec, todo: dict[int, int], ranges: Ranges, result: BatchResult,
-             writer: ObjectWriter, processed_at: str, max_message_bytes: int) -> None:
+def _consume(consumer, topic: str, todo: dict[int, int], ranges: Ranges, result: BatchResult,
+             writer: ObjectWriter, transform: Transform) -> None:
     seen: dict[int, int] = {p: 0 for p in todo}
     last_progress = time.monotonic()
     while todo:
         batch = consumer.consume(num_messages=CONSUME_BATCH, timeout=1.0)
         if not batch:
             if time.monotonic() - last_progress > STALL_SECONDS:
-                raise IngestError(f"{spec.topic}: no data from Kafka for {STALL_SECONDS:.0f}s; still waiting for "
+                raise IngestError(f"{topic}: no data from Kafka for {STALL_SECONDS:.0f}s; still waiting for "
                                   f"partitions {sorted(todo)}")
             continue
         last_progress = time.monotonic()
         for msg in batch:
             partition = msg.partition()
-            if msg.error():
-                if msg.error().code() == KafkaError._PARTITION_EOF:
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
                     # at the end of what is readable: done only if that covers the range (an open
                     # transaction holds the readable end below it: keep waiting)
                     if partition in todo and msg.offset() >= todo[partition]:
-                        _done(consumer, spec.topic, partition, todo)
+                        _done(consumer, topic, partition, todo)
                     continue
-                raise IngestError(f"{spec.topic}[{partition}]: {msg.error()}")
-            if partition not in todo:
+                raise IngestError(f"{topic}[{partition}]: {error}")
+            end = todo.get(partition)
+            if end is None:
                 continue
-            if msg.offset() >= todo[partition]:
-                _done(consumer, spec.topic, partition, todo)
+            offset = msg.offset()
+            if offset >= end:
+                _done(consumer, topic, partition, todo)
                 continue
-            _land(msg, spec, result, writer, processed_at, max_message_bytes)
+            _land(msg, partition, offset, result, writer, transform)
             seen[partition] += 1
-            if msg.offset() == todo[partition] - 1:
-                _done(consumer, spec.topic, partition, todo)
+            if offset == end - 1:
+                _done(consumer, topic, partition, todo)
     lost = {p: last - first + 1 for p, (first, last) in result.lost.items()}
     result.offset_gaps = sum(end - start - lost.get(p, 0) - seen.get(p, 0) for p, (start, end) in ranges.items())
 
@@ -159,26 +160,27 @@ def _done(consumer, topic: str, partition: int, todo: dict[int, int]) -> None:
         consumer.pause([TopicPartition(topic, partition)])
 
 
-def _land(msg, spec: TopicSpec, result: BatchResult, writer: ObjectWriter, processed_at: str,
-          max_message_bytes: int) -> None:
+def _land(msg, partition: int, offset: int, result: BatchResult, writer: ObjectWriter, transform: Transform) -> None:
+    """Transform one message and hand its line to the writer; count it."""
     ts_type, ts = msg.timestamp()
-    rec = KafkaRecord(spec.topic, msg.partition(), msg.offset(), ts if ts_type and ts >= 0 else None,
-                      msg.key(), msg.value())
-    outcome = transform(rec, spec, processed_at, max_message_bytes)
-    dt = (outcome.line["_kafka"]["timestamp"] or processed_at)[:10]
-    result.bytes_read += len(rec.value or b"")
-    if rec.timestamp_ms is not None:
-        _widen(result.kafka_time, rec.timestamp_ms)
-    if outcome.quarantined:
-        result.quarantined += 1
-        reason = outcome.line["reason"].split(":")[0]
-        result.quarantine_reasons[reason] = result.quarantine_reasons.get(reason, 0) + 1
-        writer.add("quarantine", rec.partition, dt, rec.offset, outcome.line)
+    if ts_type and 0 <= ts <= MAX_TIMESTAMP_MS:
+        _widen(result.kafka_time, ts)
+    else:
+        ts = None
+    value = msg.value()
+    dt, line, event_time, reason = transform(partition, offset, ts, msg.key(), value)
+    if value is not None:
+        result.bytes_read += len(value)
+    if reason is None:
+        result.landed += 1
+        if event_time is not None:
+            _widen(result.event_time, event_time)
+        writer.add("bronze", partition, dt, offset, line)
         return
-    result.landed += 1
-    if outcome.event_time and (parsed := _parse_time(outcome.event_time)):
-        _widen(result.event_time, parsed)
-    writer.add("bronze", rec.partition, dt, rec.offset, outcome.line)
+    result.quarantined += 1
+    category = reason.split(":")[0]
+    result.quarantine_reasons[category] = result.quarantine_reasons.get(category, 0) + 1
+    writer.add("quarantine", partition, dt, offset, line)
 
 
 def _commit(consumer, topic: str, ranges: Ranges, attempts: int = 5) -> str | None:

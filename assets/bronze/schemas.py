@@ -1,51 +1,85 @@
-"""Declared schemas of topic payloads: the required fields and what each must be."""
+"""Declared schemas of topic payloads: one definition of what bronze lands and the models can cast.
+
+Each schema is a msgspec Struct whose fields are the columns the models read (dbt_like_sql/sources.yml) with
+the narrowest type every reader agrees on: Python, DuckDB's casts in models/silver/orders.sql and Postgres.
+A record that fits lands; anything else is quarantined with the reason (tests/test_poison.py proves both).
+"""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+import msgspec
+
+# Date, 'T' or space, time to the second, at most 6 fraction digits, 'Z' or ±hh:mm (hours ≤ 14, as real zones
+# are) or nothing (UTC). The subset that Python's fromisoformat, DuckDB's TIMESTAMPTZ cast and Postgres all read
+# the same: no basic (20260101T000000), week (2026-W01-1), ordinal (2026-001) or hour-only (T00) forms, no
+# lowercase t/z, no comma decimals, no 24:00 or leap second, no date alone. ASCII digits only; \Z, not $,
+# which would allow a trailing newline.
+TIMESTAMP_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+                     r"(\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])?\Z")
+# After the shift to UTC, a year of margin inside Python's datetime range (years 1-9999), the narrowest of the
+# engines: the models' derived times (window ends, watermark - out-of-orderness, cutoff - lateness) stay valid.
+EARLIEST = datetime(2, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+AMOUNT_LIMIT = 999_999_999_999.99  # DECIMAL(14, 2); a double beyond ±...99 may round past the decimal's range
+
+Text = Annotated[str, msgspec.Meta(description="a string")]
+Amount = Annotated[float, msgspec.Meta(ge=-AMOUNT_LIMIT, le=AMOUNT_LIMIT, description=(
+    f"a number from {-AMOUNT_LIMIT:.2f} to {AMOUNT_LIMIT:.2f} (DECIMAL(14, 2); not a boolean, not a string)"))]
+Timestamp = Annotated[str, msgspec.Meta(pattern=TIMESTAMP_PATTERN, description=(
+    "an ISO-8601 timestamp YYYY-MM-DDThh:mm:ss[.ffffff][Z|±hh:mm] (space for T allowed, no offset = UTC)"))]
+OptionalText = Annotated[str | None, msgspec.Meta(description="a string or null")]
 
 
-def _is_string(value: object) -> bool:
-    return isinstance(value, str)
+class Reserved(msgspec.Struct, kw_only=True):
+    """Every JSON payload: the fields bronze adds itself must not come from the producer."""
+
+    processed_at: Any = msgspec.UNSET
+    kafka: Any = msgspec.field(default=msgspec.UNSET, name="_kafka")
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+class Orders(Reserved, kw_only=True):
+    """An order event: the columns of source('bronze', 'orders')."""
+
+    event_id: Text
+    order_id: Text
+    status: Text
+    amount: Amount
+    created_at: Timestamp
+    customer_id: OptionalText = None
+    currency: OptionalText = None
 
 
-def _is_timestamp(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+@dataclass(frozen=True)
+class Schema:
+    """A payload type, and which of its fields holds the event time."""
+
+    struct: type[Reserved]
+    event_time: str | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The JSON names of the fields the models read (the reserved ones excluded)."""
+        return tuple(f.encode_name for f in msgspec.structs.fields(self.struct) if f.name not in ("processed_at", "kafka"))
+
+    def describe(self, column: str) -> str:
+        """What `column` must be, in words."""
+        field = next(f for f in msgspec.structs.fields(self.struct) if f.encode_name == column)
+        return field.type.__metadata__[0].description
 
 
-Check = tuple[Callable[[object], bool], str]
-
-STRING: Check = (_is_string, "a string")
-NUMBER: Check = (_is_number, "a number")
-TIMESTAMP: Check = (_is_timestamp, "an ISO-8601 timestamp string")
-
-SCHEMAS: dict[str, dict[str, Check]] = {
-    "orders": {
-        "event_id": STRING,
-        "order_id": STRING,
-        "status": STRING,
-        "amount": NUMBER,
-        "created_at": TIMESTAMP,
-    },
-}
+SCHEMAS: dict[str, Schema] = {"orders": Schema(Orders, event_time="created_at")}
+SCHEMALESS = Schema(Reserved)  # a json topic without a schema: any object without bronze's own fields
 
 
-def violations(payload: dict, schema: str) -> list[str]:
-    """What is wrong with `payload` under `schema` ([] when it conforms)."""
-    problems = []
-    for field, (ok, what) in SCHEMAS[schema].items():
-        if field not in payload or payload[field] is None:
-            problems.append(f"missing field {field!r}")
-        elif not ok(payload[field]):
-            problems.append(f"field {field!r} must be {what}, got {payload[field]!r:.60}")
-    return problems
+def event_time(value: str) -> datetime:
+    """`value` (already matching TIMESTAMP_PATTERN) as an aware datetime; ValueError if it is no real date/time
+    (2026-02-30) or lies outside [EARLIEST, LATEST] once shifted to UTC."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    if not EARLIEST <= parsed <= LATEST:
+        raise ValueError(f"outside {EARLIEST:%Y-%m-%d} .. {LATEST:%Y-%m-%d} (UTC), the range every reader handles")
+    return parsed

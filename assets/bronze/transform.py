@@ -1,22 +1,33 @@
-"""The stateless bronze transform: one Kafka record in, one JSON line (or one quarantine line) out."""
+"""The stateless bronze transform: one Kafka record in, one JSON line (or one quarantine line) out.
+
+A valid JSON payload is never re-serialized: msgspec checks its raw bytes against the topic's schema, and
+`processed_at` and `_kafka` are spliced in before its closing brace. Per record there is no dict, no dataclass
+and one parse of the event time; the rare payloads that need a closer look (an escape sequence, a column name
+seen twice) take a slow path that decides exactly.
+"""
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 
+import msgspec
 import orjson
 
-from assets.bronze.schemas import violations
+from assets.bronze.schemas import SCHEMALESS, SCHEMAS, event_time
 from assets.bronze.topics import TopicSpec
 
 RESERVED = ("processed_at", "_kafka")
+MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: a later Kafka timestamp cannot be rendered
+# DuckDB's read_json refuses a line longer than its maximum_object_size (16 MiB): leave room for what bronze adds.
+MAX_LINE_BYTES = 16 * 1024 * 1024 - 64 * 1024
 
 
 @dataclass(frozen=True)
 class KafkaRecord:
-    """The parts of a Kafka message the transform needs."""
+    """The parts of a Kafka message the transform needs (for single records; batches pass them directly)."""
 
     topic: str
     partition: int
@@ -28,11 +39,15 @@ class KafkaRecord:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A transformed record: `line` for bronze, or `reason` when it goes to quarantine."""
+    """A transformed record: its JSON line (bronze, or quarantine when `reason` says why)."""
 
-    line: dict
-    quarantined: bool
-    event_time: str | None = None
+    line: bytes
+    reason: str | None
+    event_time: datetime | None = None
+
+    @property
+    def quarantined(self) -> bool:
+        return self.reason is not None
 
 
 def iso_ms(epoch_ms: int) -> str:
@@ -46,69 +61,141 @@ def _iso_seconds(epoch_seconds: int) -> str:
     return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _kafka_meta(rec: KafkaRecord) -> dict:
-    meta: dict = {
-        "topic": rec.topic,
-        "partition": rec.partition,
-        "offset": rec.offset,
-        "timestamp": iso_ms(rec.timestamp_ms) if rec.timestamp_ms is not None else None,
-        "key": None,
-    }
-    if rec.key is not None:
+@lru_cache(maxsize=4096)
+def _second(epoch_seconds: int) -> tuple[bytes, str]:
+    """The JSON text '"2026-01-01T00:00:00.' (milliseconds and 'Z"' follow) and the date, for one second."""
+    text = _iso_seconds(epoch_seconds)
+    return b'"' + text.encode() + b".", text[:10]
+
+
+def _has_nul(node) -> bool:
+    """Whether a NUL character is in any string of a decoded JSON value (pairs kept as lists of tuples)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
+
+
+class Transform:
+    """The transform of one batch of one topic: what is the same for every record is prepared once."""
+
+    def __init__(self, spec: TopicSpec, processed_at: str, max_message_bytes: int) -> None:
+        self.spec = spec
+        self.text = spec.fmt == "text"
+        self.schema = SCHEMAS[spec.schema] if spec.schema else SCHEMALESS
+        self.decode = msgspec.json.Decoder(self.schema.struct).decode
+        self.columns = self.schema.columns
+        self.quoted_columns = tuple(orjson.dumps(c) for c in self.columns)
+        self.limit = min(max_message_bytes, MAX_LINE_BYTES)
+        self.processed_date = processed_at[:10]
+        self.processed = b'"processed_at":' + orjson.dumps(processed_at)
+        self.tail = self.processed + b',"_kafka":'
+        self.meta_head = b'{"topic":' + orjson.dumps(spec.topic) + b',"partition":'
+
+    def __call__(self, partition: int, offset: int, timestamp_ms: int | None, key: bytes | None,
+                 value: bytes | None) -> tuple[str, bytes, datetime | None, str | None]:
+        """(date, line, event time, None) for bronze, or (date, quarantine line, None, reason).
+
+        The date (of the Kafka timestamp, else of processed_at) names the object the line goes to."""
+        if timestamp_ms is None or not 0 <= timestamp_ms <= MAX_TIMESTAMP_MS:
+            timestamp, date = b"null", self.processed_date
+        else:
+            seconds, millis = divmod(timestamp_ms, 1000)
+            prefix, date = _second(seconds)
+            timestamp = b'%s%03dZ"' % (prefix, millis)
+        if key is None:
+            key_json = b"null"
+        else:
+            try:
+                key_json = orjson.dumps(key.decode())
+            except UnicodeDecodeError:
+                key_json = b'null,"key_base64":"' + base64.b64encode(key) + b'"'
+        meta = self.meta_head + b'%d,"offset":%d,"timestamp":%s,"key":%s}' % (partition, offset, timestamp, key_json)
+
+        reason, when, body = self._check(value)
+        if reason is not None:
+            line = (b'{"_kafka":' + meta + b',"reason":' + orjson.dumps(reason) + b',"raw_base64":"'
+                    + base64.b64encode(value or b"") + b'",' + self.processed + b"}\n")
+            return date, line, None, reason
+        return date, body + self.tail + meta + b"}\n", when, None
+
+    def _check(self, value: bytes | None) -> tuple[str | None, datetime | None, bytes]:
+        """(None, event time, the line's opening up to where bronze's fields go) or (reason, None, b"")."""
+        if value is None:
+            return "empty value (tombstone)", None, b""
+        if len(value) > self.limit:
+            return f"oversized: {len(value)} bytes > {self.limit}", None, b""
+        if not value.isascii():
+            try:
+                value.decode()
+            except UnicodeDecodeError as exc:
+                return f"value is not UTF-8 text ({exc.reason} at byte {exc.start})", None, b""
+        if self.text:
+            if b"\x00" in value:
+                return "NUL character: the line holds \\u0000, which Postgres text cannot store", None, b""
+            return None, None, b'{"value":' + orjson.dumps(value.decode().rstrip("\r\n")) + b","
         try:
-            meta["key"] = rec.key.decode("utf-8")
-        except UnicodeDecodeError:
-            meta["key_base64"] = base64.b64encode(rec.key).decode()
-    return meta
+            payload = self.decode(value)
+        except msgspec.ValidationError as exc:
+            return self._explain(value, str(exc)), None, b""
+        except msgspec.DecodeError as exc:
+            return f"malformed JSON: {exc}", None, b""
+        if payload.processed_at is not msgspec.UNSET or payload.kafka is not msgspec.UNSET:
+            used = [n for n, v in zip(RESERVED, (payload.processed_at, payload.kafka)) if v is not msgspec.UNSET]
+            return f"payload uses reserved field(s) {used}", None, b""
+        if b"\\u" in value or (self.quoted_columns and max(map(value.count, self.quoted_columns)) > 1):
+            reason = self._inspect(value)
+            if reason is not None:
+                return reason, None, b""
+        when = None
+        if self.schema.event_time:
+            text = getattr(payload, self.schema.event_time)
+            try:
+                when = event_time(text)
+            except ValueError as exc:
+                return f"schema {self.spec.schema}: field {self.schema.event_time!r}: {exc}, got {text!r:.60}", None, b""
+        body = value.rstrip()[:-1]  # the object without its closing brace
+        if b"\n" in body or b"\r" in body:  # JSON whitespace (raw newlines cannot be inside a string)
+            body = body.replace(b"\n", b" ").replace(b"\r", b" ")
+        return None, when, body if body.rstrip().endswith(b"{") else body + b","
 
-
-def _quarantine(rec: KafkaRecord, processed_at: str, reason: str) -> Outcome:
-    raw = base64.b64encode(rec.value or b"").decode()
-    return Outcome({"_kafka": _kafka_meta(rec), "reason": reason, "raw_base64": raw, "processed_at": processed_at}, True)
-
-
-def _not_utf8(value: bytes) -> str | None:
-    """Why `value` is not UTF-8 text, or None if it is."""
-    try:
-        value.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"value is not UTF-8 text ({exc.reason} at byte {exc.start})"
-    return None
-
-
-def _payload(rec: KafkaRecord, spec: TopicSpec) -> dict | str:
-    """The payload as a dict, or the reason it cannot be one."""
-    if rec.value is None:
-        return "empty value (tombstone)"
-    if spec.fmt == "text":
+    def _explain(self, value: bytes, message: str) -> str:
+        """A schema violation reported by msgspec, in the words of the schema."""
+        if message.startswith("Object missing required field"):
+            return f"schema {self.spec.schema}: missing field {message.split('`')[1]!r}"
+        if "`$." not in message:
+            return f"JSON value is not an object ({message})"
+        column = message.rsplit("`$.", 1)[1].rstrip("`")
         try:
-            return {"value": rec.value.decode("utf-8").rstrip("\r\n")}
-        except UnicodeDecodeError:
-            return _not_utf8(rec.value)
-    try:
-        payload = orjson.loads(rec.value)  # checks UTF-8 itself: decode only to explain a failure
-    except orjson.JSONDecodeError as exc:
-        return _not_utf8(rec.value) or f"malformed JSON: {exc}"
-    if not isinstance(payload, dict):
-        return f"JSON value is a {type(payload).__name__}, not an object"
-    return payload
+            got = json.loads(value).get(column)
+        except RecursionError:
+            got = "?"
+        return f"schema {self.spec.schema}: field {column!r} must be {self.schema.describe(column)}, got {got!r:.60}"
+
+    def _inspect(self, value: bytes) -> str | None:
+        """The exact checks that the fast path screens for: a column given twice (DuckDB refuses the line,
+        other readers pick different values) and a NUL character anywhere (Postgres text cannot store it)."""
+        try:
+            pairs = json.loads(value, object_pairs_hook=list)
+        except RecursionError:
+            return "malformed JSON: nested too deeply"
+        names = [name for name, _ in pairs if name in self.columns]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            return f"duplicate field: {twice} appear more than once, so readers would disagree on the value"
+        for name, item in pairs:
+            if _has_nul(name) or _has_nul(item):
+                return f"NUL character: field {name!r} holds \\u0000, which Postgres text cannot store"
+        return None
 
 
 def transform(rec: KafkaRecord, spec: TopicSpec, processed_at: str, max_message_bytes: int) -> Outcome:
-    """Bronze line for `rec` (payload fields + processed_at + _kafka), or a quarantine line with the reason."""
-    size = len(rec.value or b"")
-    if size > max_message_bytes:
-        return _quarantine(rec, processed_at, f"oversized: {size} bytes > {max_message_bytes}")
-    payload = _payload(rec, spec)
-    if isinstance(payload, str):
-        return _quarantine(rec, processed_at, payload)
-    clashes = [name for name in RESERVED if name in payload]
-    if clashes:
-        return _quarantine(rec, processed_at, f"payload uses reserved field(s) {clashes}")
-    if spec.schema:
-        problems = violations(payload, spec.schema)
-        if problems:
-            return _quarantine(rec, processed_at, f"schema {spec.schema}: " + "; ".join(problems))
-    created_at = payload.get("created_at")
-    line = {**payload, "processed_at": processed_at, "_kafka": _kafka_meta(rec)}
-    return Outcome(line, False, created_at if isinstance(created_at, str) else None)
+    """Transform one record (tools and tests); a batch prepares one Transform and calls it per record."""
+    _, line, when, reason = Transform(spec, processed_at, max_message_bytes)(
+        rec.partition, rec.offset, rec.timestamp_ms, rec.key, rec.value)
+    return Outcome(line, reason, when)
