@@ -30,12 +30,12 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """`text` with every password of a `scheme://user:password@` URL, every value of a password-, secret-, token-
     or API-key-named key, and every occurrence of a known secret (raw or percent-encoded) replaced by MASK.
 
-    `secrets` are the values to mask wherever they appear: plain values, or URLs whose password is the secret
-    (pass PG_URL itself). Empty and None items are skipped. A known secret is masked even inside other words:
-    a leak costs more than an odd-looking message."""
+    `secrets` are the values to mask: plain values, or URLs whose password is the secret (pass PG_URL itself).
+    Empty and None items are skipped. A known secret is masked where no letter or digit touches it, so a password
+    `p` hides in `u:p@h` but leaves `superset` alone."""
     forms = sorted({form for value in secrets if value for form in _forms(value) if form}, key=len, reverse=True)
     if forms:
-        text = re.sub("|".join(map(re.escape, forms)), MASK, text)
+        text = re.sub(f"(?<![A-Za-z0-9])(?:{'|'.join(map(re.escape, forms))})(?![A-Za-z0-9])", MASK, text)
     text = _URL_PASSWORD.sub(lambda m: m["head"] + MASK, text)
     return _KEY_VALUE.sub(_mask_value, text)
 

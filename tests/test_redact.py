@@ -46,6 +46,10 @@ def test_masks_known_secrets_raw_and_percent_encoded_and_from_a_url():
     assert redacted == f"JDBC sink: 'pw' -> {MASK}, in a URI {MASK}; also the key {MASK}"
 
 
+def test_a_short_secret_is_masked_as_a_token_not_inside_words():
+    assert redact("superset at http://u:p@h refused 'p'", secrets=["p"]) == f"superset at http://u:{MASK}@h refused '{MASK}'"
+
+
 def test_a_secret_inside_a_longer_one_does_not_leave_a_tail():
     assert redact("abc-abcdef", secrets=["abc", "abc-abcdef"]) == MASK
 
