@@ -8,6 +8,8 @@ from dagster import ConfigurableResource
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from resources.redact import redact
+
 
 class SupersetError(RuntimeError):
     """Superset is unreachable, refused the credentials or rejected a request; the message says which."""
@@ -18,11 +20,13 @@ class SupersetError(RuntimeError):
 
 
 class SupersetClient:
-    """A logged-in session: every request carries the access token, the session cookie and the CSRF token."""
+    """A logged-in session: every request carries the access token, the session cookie and the CSRF token.
+    Its errors never carry `secrets` (nor any URL's password): Dagster shows them in the UI and keeps them."""
 
-    def __init__(self, url: str, timeout: float) -> None:
+    def __init__(self, url: str, timeout: float, secrets: tuple[str, ...] = ()) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.secrets = secrets
         self.http = requests.Session()
         self.http.trust_env = False  # Superset is local: never through a proxy
         # A kept-alive connection the server has just closed fails the next request: retry the idempotent ones.
@@ -34,13 +38,13 @@ class SupersetClient:
         try:
             response = self.http.request(method, url, timeout=self.timeout, **kwargs)
         except requests.ConnectionError as exc:
-            raise SupersetError(
+            raise SupersetError(redact(
                 f"Superset is unreachable at {self.url} ({exc.__class__.__name__}); "
-                "start it with `lakehouse up --with superset`"
-            ) from exc
+                "start it with `lakehouse up --with superset`", self.secrets
+            )) from exc
         if response.status_code >= 400:
-            raise SupersetError(f"{method} {url} -> HTTP {response.status_code}: {response.text[:2000]}",
-                                status=response.status_code)
+            raise SupersetError(redact(f"{method} {url} -> HTTP {response.status_code}: {response.text[:2000]}",
+                                       self.secrets), status=response.status_code)
         return response.json() if response.content else {}
 
     def login(self, username: str, password: str) -> None:
@@ -51,10 +55,10 @@ class SupersetClient:
             })["access_token"]
         except SupersetError as exc:
             if exc.status == 401:
-                raise SupersetError(
+                raise SupersetError(redact(
                     f"Superset at {self.url} refused the credentials of user {username!r} "
-                    "(SUPERSET_ADMIN_USER / SUPERSET_ADMIN_PASSWORD)"
-                ) from exc
+                    "(SUPERSET_ADMIN_USER / SUPERSET_ADMIN_PASSWORD)", self.secrets
+                )) from exc
             raise
         self.http.headers["Authorization"] = f"Bearer {token}"
         self.http.headers["X-CSRFToken"] = self.request("GET", "security/csrf_token/")["result"]
@@ -92,7 +96,7 @@ class SupersetResource(ConfigurableResource):
     timeout: float = 30.0
 
     def client(self) -> SupersetClient:
-        """A new logged-in client."""
-        client = SupersetClient(self.url, self.timeout)
+        """A new logged-in client whose errors mask the password and the database URI's password."""
+        client = SupersetClient(self.url, self.timeout, secrets=(self.password, self.database_uri))
         client.login(self.username, self.password)
         return client

@@ -20,6 +20,7 @@ from assets.dashboards.provision import MissingTableError, Provisioned, Target, 
 from infra.stack import stack
 from infra.stack.config import REPO_ROOT
 from infra.stack.sandbox import sandbox
+from resources.settings import setting
 from resources.superset import SupersetClient, SupersetError, SupersetResource
 from tests.test_models import Lake, _event
 
@@ -164,6 +165,23 @@ def test_bad_credentials_and_unreachable_superset_say_so(superset):
     nowhere = SupersetResource(url="http://127.0.0.1:1", username="u", password="p", database_uri="postgresql://x")
     with pytest.raises(SupersetError, match=r"unreachable at http://127.0.0.1:1 .*lakehouse up --with superset"):
         nowhere.client()
+
+
+def test_errors_mask_the_password_and_the_database_uri_password(superset):
+    """Superset echoes a filter's column name in its error: make it the secret and read the message."""
+    echoed = f"leak-{uuid.uuid4().hex}"
+    resource = SupersetResource(url=superset.url, username=setting("SUPERSET_ADMIN_USER"),
+                                password=setting("SUPERSET_ADMIN_PASSWORD"),
+                                database_uri=f"postgresql://de_user:{echoed}@127.0.0.1:5432/de_db")
+    for column in (echoed, resource.password):
+        with pytest.raises(SupersetError) as error:
+            resource.client().find("dataset", {column: 1})
+        assert error.value.status == 400 and "not allowed to filter" in str(error.value), error.value
+        assert column not in str(error.value), error.value
+    unmasked = SupersetClient(superset.url, 30)
+    unmasked.login(resource.username, resource.password)
+    with pytest.raises(SupersetError, match=echoed):  # the echo is real: without secrets the message carries it
+        unmasked.find("dataset", {echoed: 1})
 
 
 SCREENSHOT = REPO_ROOT / "tests" / "artifacts" / "orders_realtime.png"

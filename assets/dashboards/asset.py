@@ -7,6 +7,7 @@ from assets.dashboards import spec
 from assets.dashboards.provision import provision
 from assets.models.assets import model_key
 from assets.models.project import load_models
+from resources.redact import redact
 from resources.superset import SupersetResource
 
 
@@ -27,7 +28,8 @@ def dashboard_asset() -> AssetsDefinition:
         done = provision(superset.client(), superset.database_uri)
         context.log.info(f"provisioned dashboard {done.dashboard}; created: {', '.join(done.created) or 'nothing'}")
         return MaterializeResult(metadata={
-            "dashboard_url": MetadataValue.url(f"{superset.url.rstrip('/')}/superset/dashboard/{spec.DASHBOARD_SLUG}/"),
+            "dashboard_url": MetadataValue.url(
+                redact(f"{superset.url.rstrip('/')}/superset/dashboard/{spec.DASHBOARD_SLUG}/")),
             "ids": MetadataValue.json({"database": done.database, "datasets": done.datasets, "charts": done.charts,
                                        "dashboard": done.dashboard}),
             "created": MetadataValue.json(done.created),
