@@ -39,3 +39,8 @@ defs = Definitions(
     sensors=[*(bronze_sensor(spec, asset, _bronze_jobs[spec]) for spec, asset in _bronze.items()), flink_jobs_sensor],
     resources=platform_resources(),
 )
+
+# Change data capture (docs/cdc.md) builds its own Definitions in orchestration/cdc.py; merged in here.
+from orchestration.cdc import cdc_definitions  # noqa: E402
+
+defs = Definitions.merge(defs, cdc_definitions())
