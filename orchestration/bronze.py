@@ -1,7 +1,21 @@
-"""Per-topic jobs and sensors: each sensor polls Kafka and requests one run per new micro-batch of offsets."""
+"""Per-topic jobs and sensors: each sensor polls Kafka and requests one run per micro-batch of offsets.
+
+The sensor plans from bronze's ledger in Postgres, not from a cursor of its own: whatever was requested but
+has not landed and is not in flight (its run failed for good, or was never launched) is requested again, with
+backoff, until it lands. The cursor only remembers those retries (attempts, last try) and the gap report.
+"""
+# No `from __future__ import annotations`: Dagster reads the annotations of check and sensor functions at runtime.
+
+import json
+import time
 from datetime import datetime, timedelta, timezone
 
 from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetObservation,
     AssetSelection,
     AssetsDefinition,
     DagsterInstance,
@@ -14,30 +28,48 @@ from dagster import (
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
+    asset_check,
     define_asset_job,
+    in_process_executor,
     sensor,
 )
 
-from assets.bronze.asset import BronzeBatchConfig
-from assets.bronze.ranges import decode_cursor, encode_cursor, plan_batches, read_watermarks, run_key
+from assets.bronze import ledger
+from assets.bronze.asset import CHECK_NO_GAPS, BronzeBatchConfig, bronze_asset_key
+from assets.bronze.ranges import (
+    Interval,
+    Ranges,
+    legacy_cursor,
+    missing,
+    plan_batches,
+    read_topic_id,
+    read_watermarks,
+    run_key,
+)
 from assets.bronze.topics import TopicSpec
+from resources.bronze import BronzeSettings
 from resources.kafka import KafkaResource
-from resources.settings import setting
+from resources.postgres import PostgresResource
 
 DEFAULT_RECORD_BYTES = 1024  # estimate before the first batch tells the real average
+IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+             DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 
 
-def bronze_job(spec: TopicSpec, bronze: AssetsDefinition):
-    """The job that materializes one batch of a topic's bronze asset (with its checks)."""
-    return define_asset_job(f"bronze_{spec.name}", selection=AssetSelection.assets(bronze),
-                            description=f"Land one micro-batch of Kafka topic {spec.topic} in bronze",
+def bronze_job(spec: TopicSpec, bronze: AssetsDefinition, downstream: AssetSelection):
+    """The job that lands one batch of a topic in bronze, then brings `downstream` (the models that read it)
+    up to date in the same process: no second run to launch, so an event reaches Postgres seconds after bronze."""
+    selection = (AssetSelection.assets(bronze) | downstream) - AssetSelection.checks(
+        AssetCheckKey(bronze.key, CHECK_NO_GAPS))  # the sensor reports it; a run needs not evaluate it
+    return define_asset_job(f"bronze_{spec.name}", selection=selection,
+                            executor_def=in_process_executor,
+                            description=f"Land one micro-batch of Kafka topic {spec.topic} in bronze, then run "
+                                        "the models that read it",
                             tags={"kafka/topic": spec.topic})
 
 
-def records_per_run(instance: DagsterInstance, bronze: AssetsDefinition) -> int:
-    """The per-run record cap: BRONZE_MAX_RECORDS, lowered so the batch stays under BRONZE_MAX_BYTES
-    at the average record size of the latest batch."""
-    max_records, max_bytes = int(setting("BRONZE_MAX_RECORDS")), int(setting("BRONZE_MAX_BYTES"))
+def records_per_run(instance: DagsterInstance, bronze: AssetsDefinition, settings: BronzeSettings) -> int:
+    """The per-run record cap, lowered so the batch stays under max_bytes at the latest batch's record size."""
     avg = DEFAULT_RECORD_BYTES
     event = instance.get_latest_materialization_event(bronze.key)
     if event is not None and event.asset_materialization is not None:
@@ -45,55 +77,166 @@ def records_per_run(instance: DagsterInstance, bronze: AssetsDefinition) -> int:
         records = meta["records_landed"].value + meta["records_quarantined"].value if "records_landed" in meta else 0
         if records:
             avg = max(1, meta["bytes_read"].value // records)
-    return max(1, min(max_records, max_bytes // avg))
+    return max(1, min(settings.max_records, settings.max_bytes // avg))
 
 
-def relaunch_requests(instance: DagsterInstance, job_name: str) -> list[RunRequest]:
-    """Batches whose run was created but never launched (say the daemon died between creating and
-    submitting it): cancel that run and request its batch again, so no offset range is left behind."""
-    cutoff = datetime.now(timezone.utc) - timedelta(seconds=int(setting("BRONZE_STALE_RUN_SECONDS")))
-    stale = instance.get_runs(filters=RunsFilter(job_name=job_name, statuses=[DagsterRunStatus.NOT_STARTED],
-                                                 created_before=cutoff))
-    requests = []
-    for run in stale:
-        instance.report_run_canceled(run, message="never launched: its batch is requested again")
-        requests.append(RunRequest(
-            run_key=f"{run.tags.get('dagster/run_key', run.run_id)}#relaunch-{run.run_id[:8]}",
-            run_config=run.run_config,
-            tags={k: v for k, v in run.tags.items() if k in ("kafka/topic", "dagster/max_retries")},
-        ))
-    return requests
+def in_flight(instance: DagsterInstance, job_name: str, op_name: str, topic_id: str) -> tuple[int, dict[int, list]]:
+    """How many runs of this topic incarnation are queued or running, and the ranges they cover."""
+    runs = instance.get_runs(filters=RunsFilter(job_name=job_name, statuses=IN_FLIGHT,
+                                                tags={"kafka/topic_id": topic_id}))
+    busy: dict[int, list[Interval]] = {}
+    for run in runs:
+        for p, (start, end) in run.run_config["ops"][op_name]["config"]["ranges"].items():
+            busy.setdefault(int(p), []).append((start, end))
+    return len(runs), busy
 
 
-def bronze_sensor(spec: TopicSpec, bronze: AssetsDefinition, job) -> SensorDefinition:
-    """Sensor for one topic: compare the cursor with the partitions' watermarks and request runs in offset order."""
+def cancel_unlaunched(instance: DagsterInstance, job_name: str, older_than_s: int) -> None:
+    """Runs created but never launched (the daemon died in between) stop counting as in flight: their
+    ranges then show as missing and are requested again."""
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_s)
+    for run in instance.get_runs(filters=RunsFilter(job_name=job_name, statuses=[DagsterRunStatus.NOT_STARTED],
+                                                    created_before=cutoff)):
+        instance.report_run_canceled(run, message="never launched: its range is requested again")
+
+
+def backoff_s(attempt: int, settings: BronzeSettings) -> float:
+    """Wait before re-requesting a range whose `attempt`-th run failed."""
+    return min(settings.retry_max_backoff_seconds, settings.retry_backoff_seconds * 2 ** max(0, attempt - 1))
+
+
+def open_gaps(state: dict[int, ledger.PartitionLedger], busy: dict[int, list]) -> dict[int, list[Interval]]:
+    """Ranges requested but neither landed nor in flight: their run failed for good or never ran."""
+    return {p: holes for p, led in state.items()
+            if (holes := missing(led.landed_to, led.requested_to, led.landed_above + busy.get(p, [])))}
+
+
+def _gap_check(key, gaps: dict[str, list], topic: str) -> AssetCheckEvaluation:
+    return AssetCheckEvaluation(asset_key=key, check_name=CHECK_NO_GAPS, passed=not gaps, metadata={
+        "topic": topic, "gaps": json.dumps(gaps, sort_keys=True),
+        "missing_offsets": sum(g["end"] - int(key.split(":")[1]) for key, g in gaps.items())})
+
+
+def bronze_sensor(spec: TopicSpec, bronze: AssetsDefinition, job, interval_s: int) -> SensorDefinition:
+    """Sensor for one topic: request every range that has not landed, oldest first, new data after retries."""
     op_name = bronze.op.name
 
-    @sensor(
-        name=f"bronze_{spec.name}_sensor",
-        job=job,
-        minimum_interval_seconds=int(setting("BRONZE_SENSOR_INTERVAL_SECONDS")),
-        default_status=DefaultSensorStatus.RUNNING,
-        description=f"Polls Kafka topic {spec.topic} and requests a bronze run per new batch of offsets",
-    )
-    def _sensor(context: SensorEvaluationContext, kafka: KafkaResource):
-        watermarks = read_watermarks(kafka, spec.topic)
-        batches, cursor = plan_batches(
-            decode_cursor(context.cursor), watermarks,
-            max_records=records_per_run(context.instance, bronze),
-            max_runs=int(setting("BRONZE_MAX_RUNS_PER_TICK")),
-        )
-        requests = relaunch_requests(context.instance, job.name) + [
-            RunRequest(
-                run_key=run_key(spec.topic, ranges),
-                run_config=RunConfig(ops={op_name: BronzeBatchConfig(
-                    ranges={str(p): [s, e] for p, (s, e) in ranges.items()})}),
-                tags={"kafka/topic": spec.topic, "dagster/max_retries": "2"},
-            )
-            for ranges in batches
-        ]
-        if not requests:
-            return SkipReason(f"no new records on {spec.topic}")
-        return SensorResult(run_requests=requests, cursor=encode_cursor(cursor))
+    @sensor(name=f"bronze_{spec.name}_sensor", job=job, minimum_interval_seconds=interval_s,
+            default_status=DefaultSensorStatus.RUNNING,
+            description=f"Polls Kafka topic {spec.topic}; requests a bronze run per new batch of offsets and "
+                        "re-requests, with backoff, any range whose run failed")
+    def _sensor(context: SensorEvaluationContext, kafka: KafkaResource, postgres: PostgresResource,
+                bronze_settings: BronzeSettings):
+        settings = bronze_settings
+        marks = read_watermarks(kafka, spec.topic)
+        topic_id = read_topic_id(kafka, spec.topic)
+        memory = _memory(context.cursor)
+        cancel_unlaunched(context.instance, job.name, settings.stale_run_seconds)
+        active, busy = in_flight(context.instance, job.name, op_name, topic_id)  # before the ledger: see docs
+        events: list = []
+        with postgres.connect(autocommit=True) as conn:
+            if not ledger.has_topic(conn, topic_id):
+                events += _first_sight(context, conn, spec, topic_id, memory)
+            start = {p: legacy_cursor(context.cursor).get(p, wm.low) if memory.get("legacy") else wm.low
+                     for p, wm in marks.items()}
+            state = ledger.load(conn, spec.topic, topic_id, start)
+            gaps = open_gaps(state, busy)
+            retries = memory.setdefault("retries", {})
+            for key in [k for k in retries if not _still_open(k, state)]:
+                del retries[key]
+            due, now = {}, time.time()
+            for p, holes in gaps.items():
+                for s, e in holes:
+                    entry = retries.setdefault(f"{p}:{s}", {"attempt": 0, "at": 0.0, "end": e})
+                    entry["end"] = e
+                    if entry["attempt"] == 0 or now - entry["at"] >= backoff_s(entry["attempt"], settings):
+                        due.setdefault(p, []).append((s, e))
+            room = max(0, min(settings.max_runs_per_tick, settings.max_runs_in_flight - active))
+            cap = records_per_run(context.instance, bronze, settings)
+            lows = {p: wm.low for p, wm in marks.items()}
+            retry_batches = plan_batches(due, lows, cap, room)
+            fresh = {p: [(state[p].requested_to, wm.high)] for p, wm in marks.items() if wm.high > state[p].requested_to}
+            new_batches = plan_batches(fresh, lows, cap, room - len(retry_batches))
+            requests = [_request(spec, op_name, topic_id, b, _attempt(b, retries, now)) for b in retry_batches]
+            requests += [_request(spec, op_name, topic_id, b, 1) for b in new_batches]
+            ends = {p: max(r[p][1] for r in new_batches if p in r) for p in {p for r in new_batches for p in r}}
+            ledger.mark_requested(conn, topic_id, ends)
+        signature = sorted(retries)
+        if signature != memory.get("reported"):
+            events.append(_gap_check(bronze_asset_key(spec), retries, spec.topic))
+            memory["reported"] = signature
+            if retries:
+                context.log.warning(f"{spec.topic}: ranges whose run failed, requested again with backoff: {retries}")
+        memory.update(topic_id=topic_id, legacy=False)
+        if not requests and not events:
+            context.update_cursor(json.dumps(memory))
+            return SkipReason(f"no new records on {spec.topic}" if active < settings.max_runs_in_flight
+                              else f"{active} runs of {spec.topic} in flight: waiting for them")
+        return SensorResult(run_requests=requests, asset_events=events, cursor=json.dumps(memory))
 
     return _sensor
+
+
+def _memory(cursor: str | None) -> dict:
+    """The sensor's memory; a cursor from before the ledger (offsets by partition) marks a legacy start."""
+    if cursor and legacy_cursor(cursor):
+        return {"legacy": True}
+    return json.loads(cursor) if cursor else {}
+
+
+def _first_sight(context: SensorEvaluationContext, conn, spec: TopicSpec, topic_id: str, memory: dict) -> list:
+    """A topic id the ledger has not seen: a new topic, or one deleted and re-created under the same name."""
+    older = ledger.known_topic_ids(conn, spec.topic)
+    if not older:
+        return []
+    memory.update(retries={}, legacy=False)
+    context.log.warning(f"topic {spec.topic} was re-created (topic id {topic_id}, before: {', '.join(older)}): "
+                        "ingesting the new topic from its start; the old topic's objects stay as they are")
+    return [AssetObservation(bronze_asset_key(spec), metadata={
+        "topic_recreated": True, "topic_id": topic_id, "previous_topic_ids": ", ".join(older)})]
+
+
+def _still_open(key: str, state: dict[int, ledger.PartitionLedger]) -> bool:
+    p, s = (int(x) for x in key.split(":"))
+    led = state.get(p)
+    return led is not None and s >= led.landed_to and not any(a <= s < b for a, b in led.landed_above)
+
+
+def _attempt(batch: Ranges, retries: dict, now: float) -> int:
+    """Count this re-request on every interval it covers; the batch's attempt is the highest."""
+    attempt = 1
+    for p, (start, _) in batch.items():
+        entry = retries.get(f"{p}:{start}")
+        if entry is None:  # a later piece of a split interval: it shares its first piece's attempts
+            continue
+        entry["attempt"] += 1
+        entry["at"] = now
+        attempt = max(attempt, entry["attempt"] + 1)
+    return attempt
+
+
+def _request(spec: TopicSpec, op_name: str, topic_id: str, ranges: Ranges, attempt: int) -> RunRequest:
+    return RunRequest(
+        run_key=run_key(spec.topic, topic_id, ranges, attempt),
+        run_config=RunConfig(ops={op_name: BronzeBatchConfig(
+            topic_id=topic_id, ranges={str(p): [s, e] for p, (s, e) in ranges.items()})}),
+        tags={"kafka/topic": spec.topic, "kafka/topic_id": topic_id, "bronze/attempt": str(attempt)},
+    )
+
+
+def gap_check(spec: TopicSpec, bronze: AssetsDefinition, job_name: str):
+    """The bronze asset's `no_gaps` check, runnable from the UI; the sensor reports it too, as gaps open and close."""
+
+    @asset_check(asset=bronze, name=CHECK_NO_GAPS,
+                 description="Every requested offset range has landed or is in flight: none was left behind "
+                             "by a failed run (names topic, partition and offsets otherwise)")
+    def _check(context: AssetCheckExecutionContext, kafka: KafkaResource,
+               postgres: PostgresResource) -> AssetCheckResult:
+        topic_id = read_topic_id(kafka, spec.topic)
+        _, busy = in_flight(context.instance, job_name, bronze.op.name, topic_id)
+        with postgres.connect(autocommit=True) as conn:
+            state = ledger.load(conn, spec.topic, topic_id, {}) if ledger.has_topic(conn, topic_id) else {}
+        gaps = {f"{p}:{s}": {"end": e} for p, holes in open_gaps(state, busy).items() for s, e in holes}
+        return AssetCheckResult(passed=not gaps, metadata={"topic": spec.topic, "gaps": json.dumps(gaps)})
+
+    return _check

@@ -22,8 +22,8 @@ def _produce(harness, count, seed=11, **kw):
     return report
 
 
-def test_every_record_lands_or_is_quarantined_exactly_once(harness, monkeypatch):
-    monkeypatch.setenv("BRONZE_MAX_RECORDS", "700")
+def test_every_record_lands_or_is_quarantined_exactly_once(harness):
+    harness.settings(max_records=700)
     report = _produce(harness, 3000, bad_fraction=0.1, duplicate_fraction=0.05, late_fraction=0.05, disorder=30)
     results = harness.drain()
     assert len(results) >= 3000 // 700
@@ -41,6 +41,7 @@ def test_every_record_lands_or_is_quarantined_exactly_once(harness, monkeypatch)
         assert len(partitions) == 1, f"{key} mixes partitions"
         offsets = [line["_kafka"]["offset"] for line in lines]
         assert key.endswith(f"-p{partitions.pop()}-{offsets[0]}-{offsets[-1]}.jsonl.zst")
+        assert f"{harness.spec.topic}-{harness.topic_id[:8]}-p" in key, "the topic's id keeps its keys apart"
         assert all(line["processed_at"] and line["event_id"] for line in lines)
     for lines in harness.objects("quarantine").values():
         assert all(line["reason"] and "raw_base64" in line for line in lines)
@@ -140,15 +141,14 @@ def test_unknown_topic_fails_the_tick_with_its_name(resources):
         harness.tick()
 
 
-def test_a_batch_whose_run_was_never_launched_is_requested_again(harness, monkeypatch):
+def test_a_batch_whose_run_was_never_launched_is_requested_again(harness):
     report = _produce(harness, 300)
     [request] = harness.tick()
     # the daemon created the run, then died before submitting it
-    stranded = harness.instance.create_run_for_job(
-        harness.job, run_config=request.run_config, tags={**request.tags, "dagster/run_key": request.run_key})
-    monkeypatch.setenv("BRONZE_STALE_RUN_SECONDS", "0")
+    stranded = harness.pending.pop(request.run_key)
+    harness.settings(stale_run_seconds=0)
     [again] = harness.tick()
-    assert again.run_key.startswith(request.run_key + "#relaunch-")
+    assert again.run_key == request.run_key + "#attempt-2"
     assert harness.instance.get_run_by_id(stranded.run_id).status.value == "CANCELED"
     harness.run(again)
     assert harness.tick() == []

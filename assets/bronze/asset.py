@@ -9,28 +9,34 @@ from dagster import (
     AssetKey,
     AssetSpec,
     Config,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
+from assets.bronze import ledger
 from assets.bronze.ingest import BatchResult, ingest_batch
-from assets.bronze.ranges import Ranges
+from assets.bronze.ranges import Ranges, read_topic_id
 from assets.bronze.topics import TopicSpec
 from assets.bronze.transform import iso_ms
+from resources.bronze import BronzeSettings
 from resources.kafka import KafkaResource
 from resources.object_store import ObjectStoreResource
-from resources.settings import setting
+from resources.postgres import PostgresResource
 
 CHECK_ACCOUNTED = "records_accounted_for"
 CHECK_RETENTION = "no_records_lost_to_retention"
 CHECK_LAG = "consumer_lag_below_threshold"
+CHECK_NO_GAPS = "no_gaps"
 
 
 class BronzeBatchConfig(Config):
-    """The offset ranges of one micro-batch, as requested by the topic's sensor: {"<partition>": [start, end)}."""
+    """The offset ranges of one micro-batch, as requested by the topic's sensor: {"<partition>": [start, end)},
+    and the Kafka id of the topic they belong to (a re-created topic has a new one)."""
 
     ranges: dict[str, list[int]]
+    topic_id: str
     commit_consumer_group: bool = True
 
 
@@ -118,14 +124,22 @@ def build_bronze_asset(spec: TopicSpec):
         op_tags={"kafka/topic": spec.topic},
     )
     def _bronze(context: AssetExecutionContext, config: BronzeBatchConfig, kafka: KafkaResource,
-                object_store: ObjectStoreResource) -> MaterializeResult:
+                object_store: ObjectStoreResource, postgres: PostgresResource,
+                bronze_settings: BronzeSettings) -> MaterializeResult:
         ranges: Ranges = {int(p): (int(r[0]), int(r[1])) for p, r in config.ranges.items()}
+        current = read_topic_id(kafka, spec.topic)
+        if current != config.topic_id:
+            raise Failure(f"{spec.topic} was re-created (topic id {current}, this batch is of {config.topic_id}): "
+                          "nothing read; the sensor ingests the new topic from its start")
         result = ingest_batch(
             kafka, object_store, spec, ranges,
-            max_bytes=int(setting("BRONZE_MAX_BYTES")),
-            max_message_bytes=int(setting("BRONZE_MAX_MESSAGE_BYTES")),
+            max_bytes=bronze_settings.max_bytes,
+            max_message_bytes=bronze_settings.max_message_bytes,
             commit_group=config.commit_consumer_group,
+            topic_id=config.topic_id,
         )
+        with postgres.connect() as conn:  # after the objects are written: the ledger only says what is there
+            ledger.record_landed(conn, spec.topic, config.topic_id, ranges, context.run.run_id, result.objects)
         if result.group_commit_error:
             context.log.warning(f"{spec.topic}: batch landed, but moving consumer group lakehouse-bronze failed: "
                                 f"{result.group_commit_error}")
@@ -136,7 +150,7 @@ def build_bronze_asset(spec: TopicSpec):
                          f"in {len(result.objects)} objects ({result.seconds:.2f}s)")
         return MaterializeResult(
             metadata=_metadata(result, object_store),
-            check_results=_checks(result, object_store, int(setting("BRONZE_LAG_ALERT_RECORDS"))),
+            check_results=_checks(result, object_store, bronze_settings.lag_alert_records),
         )
 
     return _bronze

@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicCollection, TopicPartition
 
 from resources.kafka import KafkaResource
 
-# partition -> (first offset, end offset exclusive)
-Ranges = dict[int, tuple[int, int]]
+# [first offset, end offset) of one partition; a batch's ranges by partition
+Interval = tuple[int, int]
+Ranges = dict[int, Interval]
 
 
 @dataclass(frozen=True)
@@ -20,48 +21,58 @@ class Watermarks:
     high: int
 
 
-def plan_batches(
-    cursor: dict[int, int], watermarks: dict[int, Watermarks], max_records: int, max_runs: int
-) -> tuple[list[Ranges], dict[int, int]]:
-    """Split everything between the cursor (next offset per partition) and the high watermarks into
-    batches of at most `max_records`, oldest first; return the batches and the advanced cursor.
+def missing(start: int, end: int, covered: list[Interval]) -> list[Interval]:
+    """The parts of [start, end) that no interval of `covered` covers, in order."""
+    gaps, position = [], start
+    for s, e in sorted(covered):
+        if e <= position or s >= end:
+            continue
+        if s > position:
+            gaps.append((position, s))
+        position = max(position, e)
+    if position < end:
+        gaps.append((position, end))
+    return gaps
 
-    A partition the cursor has never seen starts at its low watermark. A cursor below the low
-    watermark is kept as is, so the run can report the offsets that retention deleted."""
-    position = {p: cursor.get(p, wm.low) for p, wm in watermarks.items()}
+
+def plan_batches(todo: dict[int, list[Interval]], lows: dict[int, int], max_records: int,
+                 max_runs: int) -> list[Ranges]:
+    """Pack each partition's intervals into batches of at most `max_records`, oldest first, one contiguous
+    range per partition per batch. Offsets below a partition's low watermark (deleted by retention) cost
+    nothing to read: the run reports them as lost."""
+    queues = {p: sorted(intervals) for p, intervals in todo.items() if intervals}
     batches: list[Ranges] = []
-    while len(batches) < max_runs:
-        budget = max_records
-        batch: Ranges = {}
-        for p in sorted(watermarks):
+    while queues and len(batches) < max_runs:
+        budget, batch = max_records, {}
+        for p in sorted(queues):
             if budget <= 0:
                 break
-            start = position[p]
-            lost = max(0, watermarks[p].low - start)  # deleted offsets cost nothing to read
-            end = min(watermarks[p].high, start + lost + budget)
-            if end > start:
-                batch[p] = (start, end)
-                budget -= end - start - min(lost, end - start)
-                position[p] = end
-        if not batch:
-            break
+            start, stop = queues[p][0]
+            lost = max(0, min(lows.get(p, 0), stop) - start)
+            end = min(stop, start + lost + budget)
+            batch[p] = (start, end)
+            budget -= end - start - lost
+            if end == stop:
+                queues[p].pop(0)
+            else:
+                queues[p][0] = (end, stop)
+        queues = {p: q for p, q in queues.items() if q}
         batches.append(batch)
-    return batches, {**cursor, **position}
+    return batches
 
 
-def run_key(topic: str, ranges: Ranges) -> str:
-    """A key naming exactly these ranges, so the same range is never requested twice."""
-    return f"{topic}|" + ",".join(f"p{p}:{s}-{e}" for p, (s, e) in sorted(ranges.items()))
+def run_key(topic: str, topic_id: str, ranges: Ranges, attempt: int = 1) -> str:
+    """A key naming exactly these ranges of this topic incarnation (and the attempt, for a re-request)."""
+    key = f"{topic}@{topic_id[:8]}|" + ",".join(f"p{p}:{s}-{e}" for p, (s, e) in sorted(ranges.items()))
+    return key if attempt == 1 else f"{key}#attempt-{attempt}"
 
 
-def encode_cursor(cursor: dict[int, int]) -> str:
-    """Cursor as stored by the sensor."""
-    return json.dumps({str(p): o for p, o in sorted(cursor.items())})
-
-
-def decode_cursor(value: str | None) -> dict[int, int]:
-    """Inverse of encode_cursor ({} for a new sensor)."""
-    return {int(p): int(o) for p, o in json.loads(value).items()} if value else {}
+def legacy_cursor(value: str | None) -> dict[int, int]:
+    """Next offset per partition from a sensor cursor written before the ledger existed ({} otherwise)."""
+    if not value:
+        return {}
+    data = json.loads(value)
+    return {int(p): int(o) for p, o in data.items()} if all(p.isdigit() for p in data) else {}
 
 
 class UnknownTopicError(RuntimeError):
@@ -87,3 +98,13 @@ def read_watermarks(kafka: KafkaResource, topic: str) -> dict[int, Watermarks]:
         return marks
     finally:
         consumer.close()
+
+
+def read_topic_id(kafka: KafkaResource, topic: str) -> str:
+    """Kafka's id of the topic (a new one each time a topic of this name is created)."""
+    admin = kafka.admin()  # held until the future resolves: a collected client cancels it
+    try:
+        description = admin.describe_topics(TopicCollection([topic]), request_timeout=10)[topic].result()
+    except KafkaException as exc:
+        raise RuntimeError(f"cannot describe topic {topic!r} on {kafka.bootstrap_servers}: {exc}") from exc
+    return str(description.topic_id)

@@ -1,0 +1,66 @@
+"""The registry of objects the lake wrote (lakehouse_state.lake_objects), read in commit order.
+
+Writers register objects under one advisory lock, so ids become visible in increasing order: a reader that
+has read up to id N never finds a smaller id appearing later. Models read `id > N` of their input dataset
+instead of listing the object store, so a run's cost does not grow with the lake's history.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+REGISTRY_LOCK = 0x5C4E_3A12  # pg_advisory_xact_lock key: one registering transaction at a time
+
+
+@dataclass(frozen=True)
+class LakeObject:
+    """One registered object."""
+
+    id: int
+    key: str
+    records: int
+    bytes: int
+
+
+def register(cur: psycopg.Cursor, dataset: str, objects: list[tuple[str, int, int]]) -> None:
+    """Register (key, records, bytes) objects of `dataset` inside the caller's transaction (idempotent)."""
+    if not objects:
+        return
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", [REGISTRY_LOCK])
+    cur.executemany("INSERT INTO lakehouse_state.lake_objects (dataset, key, records, bytes) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
+                    [(dataset, key, records, size) for key, records, size in objects])
+
+
+def last_read(conn: psycopg.Connection, model: str, dataset: str) -> int:
+    """The id up to which `model` has read `dataset` (0 before its first batch)."""
+    row = conn.execute("SELECT last_id FROM lakehouse_state.model_inputs WHERE model = %s AND dataset = %s",
+                       [model, dataset]).fetchone()
+    return row[0] if row else 0
+
+
+def unread(conn: psycopg.Connection, dataset: str, after: int, max_objects: int, max_bytes: int) -> list[LakeObject]:
+    """The next objects of `dataset` after id `after`, oldest first, at most `max_objects` and about
+    `max_bytes` (always at least one, so a single large object cannot stall its reader)."""
+    rows = conn.execute(
+        "SELECT id, key, records, bytes, sum(bytes) OVER (ORDER BY id) AS running FROM lakehouse_state.lake_objects "
+        "WHERE dataset = %s AND id > %s ORDER BY id LIMIT %s", [dataset, after, max_objects]).fetchall()
+    if not rows:
+        return []
+    picked = [LakeObject(i, k, r, b) for i, k, r, b, running in rows if running <= max_bytes]
+    return picked or [LakeObject(*rows[0][:4])]
+
+
+def backlog(conn: psycopg.Connection, dataset: str, after: int) -> tuple[int, int]:
+    """Objects and bytes of `dataset` after id `after`: what a reader still has to read."""
+    count, size = conn.execute("SELECT count(*), coalesce(sum(bytes), 0) FROM lakehouse_state.lake_objects "
+                               "WHERE dataset = %s AND id > %s", [dataset, after]).fetchone()
+    return count, int(size)
+
+
+def mark_read(cur: psycopg.Cursor, model: str, dataset: str, last_id: int) -> None:
+    """Record inside the caller's transaction that `model` has read `dataset` up to `last_id`."""
+    cur.execute("INSERT INTO lakehouse_state.model_inputs (model, dataset, last_id) VALUES (%s, %s, %s) "
+                "ON CONFLICT (model, dataset) DO UPDATE SET last_id = greatest(model_inputs.last_id, EXCLUDED.last_id), "
+                "updated_at = now()", [model, dataset, last_id])
