@@ -1,6 +1,7 @@
 """DuckDB connections that read and write the object store without downloading anything at run time."""
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -12,8 +13,10 @@ from resources.object_store import ObjectStoreResource
 EXTENSION_DIRECTORY = Path(duckdb_ext.__path__[0]) / "extensions"
 
 
-def connect(store: ObjectStoreResource, database: str = ":memory:", threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with httpfs loaded from the installed wheels and an S3 secret for `store`."""
+def connect(store: ObjectStoreResource, database: str = ":memory:", threads: int | None = None,
+            memory_limit: str = "", temp_directory: str = "") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with httpfs loaded from the installed wheels and an S3 secret for `store`; with a
+    memory limit, what does not fit spills to `temp_directory` (default: a folder in the system's temp)."""
     config: dict[str, object] = {
         "extension_directory": str(EXTENSION_DIRECTORY),
         "autoinstall_known_extensions": False,
@@ -21,6 +24,9 @@ def connect(store: ObjectStoreResource, database: str = ":memory:", threads: int
     }
     if threads:
         config["threads"] = threads
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+        config["temp_directory"] = temp_directory or str(Path(tempfile.gettempdir()) / "lakehouse-duckdb")
     con = duckdb.connect(database, config=config)
     con.execute("LOAD httpfs")
     con.execute("SET TimeZone = 'UTC'")  # time buckets and dates are UTC whatever the machine says

@@ -2,66 +2,16 @@
 re-runs and crash-then-retry leave the same end state."""
 from __future__ import annotations
 
-import json
-import random
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from assets.bronze.ingest import PREFIXES
-from assets.bronze.topics import TopicSpec
-from assets.bronze.transform import KafkaRecord, transform
-from assets.bronze.writer import ObjectWriter
-from assets.models.project import build_order, load_models
 from assets.models.runner import ModelRunner
-from resources import duckdb as lake_duckdb
+from tests.support.lake import Lake
+from tests.support.lake import order_event as _event
 
-ORDERS = TopicSpec("orders", "json", "orders")
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def _event(order_id: str, status: str, at: datetime, amount: float = 10.0, event_id: str | None = None) -> dict:
-    return {"event_id": event_id or str(uuid.uuid4()), "order_id": order_id, "customer_id": "c-1",
-            "status": status, "amount": amount, "currency": "VND",
-            "created_at": at.isoformat().replace("+00:00", "Z")}
-
-
-class Lake:
-    """Writes bronze objects the way the bronze asset does, runs every model, reads the results."""
-
-    def __init__(self, store, postgres):
-        self.store, self.postgres = store, postgres
-        self.partition = random.randint(10_000, 10_000_000)  # a Kafka partition no real topic has
-        self.offset = 0
-        self.models = load_models()
-        self.runner = ModelRunner(self.models, self.store, self.postgres)
-
-    def land(self, events: list[dict], processed_at: datetime = NOW) -> None:
-        writer = ObjectWriter("orders", PREFIXES)
-        for event in events:
-            rec = KafkaRecord("orders", self.partition, self.offset, int(processed_at.timestamp() * 1000),
-                              event["order_id"].encode(), json.dumps(event).encode())
-            out = transform(rec, ORDERS, processed_at.isoformat(), 1 << 20)
-            assert not out.quarantined
-            writer.add("bronze", self.partition, "2026-01-01", self.offset, out.line)
-            self.offset += 1
-        writer.upload(self.store.client(), self.store.bucket)
-
-    def run_all(self) -> dict:
-        return {name: self.runner.run(self.models[name]) for name in build_order(self.models)}
-
-    def silver(self, event_ids: list[str]) -> list[tuple]:
-        con = lake_duckdb.connect(self.store)
-        ids = ", ".join(f"'{e}'" for e in event_ids)
-        return con.execute(
-            f"SELECT event_id, status, amount FROM read_parquet('{self.store.uri('silver/orders')}/**/*.parquet',"
-            f" hive_partitioning=false) WHERE event_id IN ({ids}) ORDER BY event_id").fetchall()
-
-    def order(self, order_id: str, relation: str = "app.orders"):
-        with self.postgres.connect() as conn:
-            return conn.execute(f"SELECT event_id, status, amount FROM {relation} WHERE order_id = %s",
-                                [order_id]).fetchone()
 
 
 @pytest.fixture
@@ -105,15 +55,15 @@ def test_crash_after_writing_silver_then_retry_gives_the_same_end_state(lake, mo
     order = f"o-{uuid.uuid4().hex[:8]}"
     events = [_event(order, s, NOW - timedelta(seconds=10 - i)) for i, s in enumerate(("created", "paid", "shipped"))]
     lake.land(events)
-    real_record = ModelRunner._record
+    real_record = ModelRunner.record
 
-    def crash(self, model, keys, batch_id):
+    def crash(self, cur, model, result):
         raise RuntimeError("crashed before recording the batch")
 
-    monkeypatch.setattr(ModelRunner, "_record", crash)
+    monkeypatch.setattr(ModelRunner, "record", crash)
     with pytest.raises(RuntimeError, match="crashed"):
         lake.runner.run(lake.models["silver_orders"])  # silver files written, batch not recorded
-    monkeypatch.setattr(ModelRunner, "_record", real_record)
+    monkeypatch.setattr(ModelRunner, "record", real_record)
     lake.run_all()
     assert len(lake.silver([e["event_id"] for e in events])) == 3
     assert lake.order(order)[1] == "shipped"

@@ -16,18 +16,19 @@ from infra.stack.sandbox import sandbox
 from resources import duckdb as lake_duckdb
 from assets.bronze.ingest import PREFIXES
 from assets.bronze.writer import ObjectWriter
-from tests.test_models import Lake, _event
+from resources.models import ModelSettings
+from tests.support.lake import Lake
+from tests.support.lake import order_event as _event
 
 WIDTH, OOO, LATENESS, FUTURE = 60, 10, 60, 300  # the documented defaults
 
 
 @pytest.fixture
-def isolated(resources, cfg, monkeypatch):
-    for variable, value in (("WINDOW_MAX_OUT_OF_ORDERNESS_SECONDS", OOO), ("WINDOW_ALLOWED_LATENESS_SECONDS", LATENESS),
-                            ("WINDOW_MAX_FUTURE_SECONDS", FUTURE)):
-        monkeypatch.setenv(variable, str(value))
+def isolated(resources, cfg):
+    settings = ModelSettings(max_out_of_orderness_seconds=OOO, allowed_lateness_seconds=LATENESS,
+                             max_future_seconds=FUTURE)
     with sandbox(cfg, resources["object_store"], resources["postgres"], prefix="test") as (store, postgres):
-        yield Lake(store, postgres)
+        yield Lake(store, postgres, settings)
 
 
 def _time(event: dict) -> datetime:

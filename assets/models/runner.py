@@ -1,8 +1,12 @@
 """Run a model: render its SQL for this run, compute it with DuckDB, write the result, record what it consumed.
 
-Incremental models consume only input objects they have not consumed before (recorded in
-lakehouse_state.processed_objects: for s3 models after the output is safely written, for Postgres
-models in the same transaction as the output). Output is written so that repeating a batch changes nothing:
+A model reads its one input dataset (a bronze topic through source(), or an s3 model through ref()) from the
+lake's object registry (assets/lake_objects.py): the objects after the last one it read, at most a bounded
+batch, and records how far it read (for s3 models after the output is safely written and registered, for
+Postgres models in the same transaction as the output). One run of a model at a time, whoever launches it:
+a session advisory lock per model; a run that finds the lock taken leaves the work to its holder, which
+looks for more input after every batch and once more after letting the lock go.
+Output is written so that repeating a batch changes nothing:
 - s3 models write Parquet files named after the batch (b<batch id>_*.parquet) under
   <folder>/<stem>/<partition columns>/, replacing that batch's earlier files, and drop rows whose
   unique key is already in the model's other files of the same partitions;
@@ -12,19 +16,23 @@ models in the same transaction as the output). Output is written so that repeati
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 import jinja2
 import yaml
 
+from assets import lake_objects
 from assets.models.project import Model
 from assets.models.windows import run_windowed
 from resources import duckdb as lake_duckdb
-from resources.migrations import apply_migrations
+from resources.models import ModelSettings
 from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource
+from resources.redact import redact
 
 SOURCES_FILE = Path(__file__).resolve().parents[2] / "dbt_like_sql" / "sources.yml"
 
@@ -39,9 +47,14 @@ class ModelRun:
 
     model: str
     batch_id: str | None = None
+    dataset: str = ""  # the input dataset
+    last_id: int = 0  # the registry id up to which this batch read it
     inputs: list[str] = field(default_factory=list)
     rows: int = 0
     outputs: list[str] = field(default_factory=list)
+    batches: int = 0  # batches folded into this result (a run may take several)
+    backlog_objects: int = 0  # input objects still unread after the run
+    backlog_bytes: int = 0
     late_events: int = 0  # windowed models
     future_events: int = 0  # windowed models: event times beyond now + WINDOW_MAX_FUTURE_SECONDS
     watermark: object = None  # windowed models: the watermark after the batch
@@ -64,8 +77,10 @@ def _list_literal(uris: list[str]) -> str:
 class ModelRunner:
     """Runs models against the object store and Postgres."""
 
-    def __init__(self, models: dict[str, Model], store: ObjectStoreResource, postgres: PostgresResource) -> None:
+    def __init__(self, models: dict[str, Model], store: ObjectStoreResource, postgres: PostgresResource,
+                 settings: ModelSettings | None = None) -> None:
         self.models, self.store, self.postgres = models, store, postgres
+        self.settings = settings or ModelSettings()
         self.sources = load_sources()
 
     # -- inputs ---------------------------------------------------------------------------------
@@ -81,31 +96,18 @@ class ModelRunner:
             keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(suffix))
         return sorted(keys)
 
-    def _input(self, model: Model) -> list[str]:
-        """Every object key the model reads (the increment is chosen later)."""
+    def dataset(self, model: Model) -> str:
+        """The registry dataset the model reads: bronze/<topic> for a source, the upstream's prefix for a ref."""
         if model.sources:
             layer, name = model.sources[0]
-            spec = self.sources.get((layer, name))
-            if spec is None:
+            if (layer, name) not in self.sources:
                 raise ModelRunError(f"{model.name}: source('{layer}', '{name}') is not declared in {SOURCES_FILE.name}")
-            return self.keys(spec["prefix"], ".jsonl.gz")
-        return self.keys(self.models[model.refs[0]].relation, ".parquet")
+            return f"{layer}/{name}"
+        return self.models[model.refs[0]].relation
 
-    def _processed(self, model: Model) -> set[str]:
-        with self.postgres.connect() as conn:
-            rows = conn.execute("SELECT object_key FROM lakehouse_state.processed_objects WHERE model = %s",
-                                [model.name]).fetchall()
-        return {r[0] for r in rows}
-
-    def record(self, cur, model: Model, keys: list[str], batch_id: str) -> None:
-        """Record `keys` as consumed by `model`, inside the caller's transaction."""
-        with cur.copy("COPY lakehouse_state.processed_objects (model, object_key, batch_id) FROM STDIN") as copy:
-            for key in keys:
-                copy.write_row((model.name, key, batch_id))
-
-    def _record(self, model: Model, keys: list[str], batch_id: str) -> None:
-        with self.postgres.connect() as conn, conn.cursor() as cur:
-            self.record(cur, model, keys, batch_id)
+    def record(self, cur, model: Model, result: ModelRun) -> None:
+        """Record inside the caller's transaction that `model` read its input up to this batch."""
+        lake_objects.mark_read(cur, model.name, result.dataset, result.last_id)
 
     # -- rendering ------------------------------------------------------------------------------
     def render(self, model: Model, inputs: list[str], ref_as: str | None = None) -> str:
@@ -131,19 +133,56 @@ class ModelRunner:
         return env.from_string(model.template).render()
 
     # -- running --------------------------------------------------------------------------------
-    def run(self, model: Model) -> ModelRun:
-        """Run one model once."""
-        apply_migrations(self.postgres.url)
+    def run(self, model: Model) -> ModelRun | None:
+        """Bring `model` up to date, one bounded batch after another; None when another run holds it."""
         if model.materialized == "view":
             return self._view(model)
-        keys = self._input(model)
-        done = self._processed(model)
-        todo = [k for k in keys if k not in done]
-        result = ModelRun(model.name, inputs=todo)
+        total = ModelRun(model.name, dataset=self.dataset(model))
+        while True:
+            with self._lock(model) as held:
+                if not held:
+                    return total if total.batches else None
+                while total.batches < self.settings.max_batches_per_run:
+                    batch = self._batch(model, total.dataset)
+                    _fold(total, batch)
+                    if not batch.inputs:
+                        break
+            # a batch landed while we held the lock was left to us by a run that found it taken
+            total.backlog_objects, total.backlog_bytes = self._backlog(model, total.dataset)
+            if not total.backlog_objects or total.batches >= self.settings.max_batches_per_run:
+                return total
+
+    @contextmanager
+    def _lock(self, model: Model) -> Iterator[bool]:
+        """Hold the model's session advisory lock while the block runs (False: another run has it). A run
+        that dies loses its connection, and the lock with it."""
+        with self.postgres.connect(autocommit=True) as conn:
+            held = conn.execute("SELECT pg_try_advisory_lock(hashtext('lakehouse_model:' || %s))",
+                                [model.name]).fetchone()[0]
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute("SELECT pg_advisory_unlock(hashtext('lakehouse_model:' || %s))", [model.name])
+
+    def _backlog(self, model: Model, dataset: str) -> tuple[int, int]:
+        with self.postgres.connect() as conn:
+            return lake_objects.backlog(conn, dataset, lake_objects.last_read(conn, model.name, dataset))
+
+    def _batch(self, model: Model, dataset: str) -> ModelRun:
+        """Run one batch: the next unread input objects, at most max_objects/bytes_per_batch."""
+        with self.postgres.connect() as conn:
+            after = lake_objects.last_read(conn, model.name, dataset)
+            objects = lake_objects.unread(conn, dataset, after, self.settings.max_objects_per_batch,
+                                          self.settings.max_bytes_per_batch)
+        todo = [o.key for o in objects]
+        result = ModelRun(model.name, dataset=dataset, inputs=todo)
         if not todo:
             return result
-        result.batch_id = hashlib.sha256("\n".join(todo).encode()).hexdigest()[:16]
-        con = lake_duckdb.connect(self.store)
+        result.last_id = objects[-1].id
+        result.batch_id = hashlib.sha256(f"{dataset}:{objects[0].id}-{result.last_id}".encode()).hexdigest()[:16]
+        con = lake_duckdb.connect(self.store, memory_limit=self.settings.duckdb_memory_limit,
+                                  temp_directory=self.settings.duckdb_temp_directory)
         try:
             if model.materialized == "windowed":
                 run_windowed(self, model, todo, con, result)  # records the batch in its own transaction
@@ -151,19 +190,26 @@ class ModelRunner:
             con.execute(f"CREATE TEMP TABLE batch AS {self.render(model, todo)}")
             if model.target == "s3":
                 self._write_parquet(con, model, result)
-                self._record(model, todo, result.batch_id)  # after the files are safely written
             else:
-                self._upsert_postgres(con, model, result, todo)
+                self._upsert_postgres(con, model, result)
         except duckdb.Error as exc:
-            raise ModelRunError(f"{model.name} ({model.path.name}): {exc}") from exc
+            # from None: the driver's exception may carry the connection URL with its password
+            raise ModelRunError(f"{model.name} ({model.path.name}): {redact(str(exc), [self.postgres.url])}") from None
         finally:
             con.close()
         return result
 
     def _view(self, model: Model) -> ModelRun:
+        """CREATE OR REPLACE the view when its SQL changed (its hash is the view's comment); otherwise leave it,
+        so runs every few seconds take no lock that the dashboard's queries would wait on."""
+        sql = self.render(model, [])
+        digest = "sha256:" + hashlib.sha256(sql.encode()).hexdigest()
         with self.postgres.connect() as conn:
-            conn.execute(f"CREATE OR REPLACE VIEW {model.relation} AS {self.render(model, [])}")
-        return ModelRun(model.name, outputs=[model.relation])
+            current = conn.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", [model.relation]).fetchone()[0]
+            if current != digest:
+                conn.execute(f"CREATE OR REPLACE VIEW {model.relation} AS {sql}")
+                conn.execute(f"COMMENT ON VIEW {model.relation} IS {_quote(digest)}")
+        return ModelRun(model.name, outputs=[model.relation], batches=1)
 
     def _write_parquet(self, con: duckdb.DuckDBPyConnection, model: Model, result: ModelRun) -> None:
         key, parts = model.config["unique_key"], model.config["partition_by"]
@@ -181,17 +227,30 @@ class ModelRunner:
             self.store.client().delete_objects(Bucket=self.store.bucket,
                                                Delete={"Objects": [{"Key": k} for k in stale]})
         result.rows = con.execute("SELECT count(*) FROM batch").fetchone()[0]
+        written: list[tuple[str, int, int]] = []
         if result.rows:
             con.execute(f"COPY batch TO {_quote(self.store.uri(model.relation))} (FORMAT parquet, "
                         f"PARTITION_BY ({', '.join(parts)}), FILENAME_PATTERN '{ours}{{i}}', "
                         f"OVERWRITE_OR_IGNORE true)")
             result.outputs = prefixes
+            written = self._described([k for prefix in prefixes for k in self.keys(prefix, ".parquet")
+                                       if k.rsplit("/", 1)[1].startswith(ours)], con)
+        with self.postgres.connect() as conn, conn.cursor() as cur:  # after the files are safely written
+            lake_objects.register(cur, model.relation, written)
+            self.record(cur, model, result)
 
-    def _upsert_postgres(self, con: duckdb.DuckDBPyConnection, model: Model, result: ModelRun,
-                         todo: list[str]) -> None:
+    def _described(self, keys: list[str], con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
+        """(key, rows, bytes) of Parquet files just written, for the registry."""
+        if not keys:
+            return []
+        rows = dict(con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({self.uris(keys)})").fetchall())
+        sizes = {k: self.store.client().head_object(Bucket=self.store.bucket, Key=k)["ContentLength"] for k in keys}
+        return [(k, int(rows.get(self.store.uri(k), 0)), sizes[k]) for k in keys]
+
+    def _upsert_postgres(self, con: duckdb.DuckDBPyConnection, model: Model, result: ModelRun) -> None:
         """Upsert the batch into the model's table: DuckDB copies it into a staging table (binary COPY
         through its postgres extension), then one Postgres transaction upserts, records the batch and
-        drops the staging table."""
+        drops the staging table (dropped too when anything fails)."""
         key, newer_by = model.config["unique_key"], model.config.get("newer_by")
         columns = [c[0] for c in con.execute("SELECT * FROM batch LIMIT 0").description]
         result.rows = con.execute("SELECT count(*) FROM batch").fetchone()[0]
@@ -200,17 +259,33 @@ class ModelRunner:
         with self.postgres.connect(autocommit=True) as conn:
             conn.execute(f"DROP TABLE IF EXISTS {staging}")  # left by an attempt that crashed
             conn.execute(f"CREATE UNLOGGED TABLE {staging} AS SELECT {names} FROM {model.relation} WITH NO DATA")
-        con.execute("LOAD postgres")
-        con.execute(f"ATTACH {_quote(self.postgres.url)} AS pg (TYPE postgres)")
         try:
-            con.execute(f"INSERT INTO pg.{staging} SELECT {names} FROM batch")
+            con.execute("LOAD postgres")
+            con.execute(f"ATTACH {_quote(self.postgres.url)} AS pg (TYPE postgres)")
+            try:
+                con.execute(f"INSERT INTO pg.{staging} SELECT {names} FROM batch")
+            finally:
+                con.execute("DETACH pg")
+            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key) + ", updated_at = now()"
+            guard = f" WHERE {model.relation}.{newer_by} <= EXCLUDED.{newer_by}" if newer_by else ""
+            with self.postgres.connect() as conn, conn.cursor() as cur:
+                cur.execute(f"INSERT INTO {model.relation} ({names}) SELECT {names} FROM {staging} "
+                            f"ON CONFLICT ({key}) DO UPDATE SET {updates}{guard}")
+                self.record(cur, model, result)  # same transaction: exactly once
         finally:
-            con.execute("DETACH pg")
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key) + ", updated_at = now()"
-        guard = f" WHERE {model.relation}.{newer_by} <= EXCLUDED.{newer_by}" if newer_by else ""
-        with self.postgres.connect() as conn, conn.cursor() as cur:
-            cur.execute(f"INSERT INTO {model.relation} ({names}) SELECT {names} FROM {staging} "
-                        f"ON CONFLICT ({key}) DO UPDATE SET {updates}{guard}")
-            self.record(cur, model, todo, result.batch_id)  # same transaction: exactly once
-            cur.execute(f"DROP TABLE {staging}")
+            with self.postgres.connect(autocommit=True) as conn:
+                conn.execute(f"DROP TABLE IF EXISTS {staging}")
         result.outputs = [model.relation]
+
+
+def _fold(total: ModelRun, batch: ModelRun) -> None:
+    """Add one batch's figures to the run's."""
+    total.batches += 1
+    total.inputs += batch.inputs
+    total.rows += batch.rows
+    total.outputs = list(dict.fromkeys(total.outputs + batch.outputs))
+    total.late_events += batch.late_events
+    total.future_events += batch.future_events
+    total.watermark = batch.watermark or total.watermark
+    total.batch_id = batch.batch_id or total.batch_id
+    total.last_id = batch.last_id or total.last_id

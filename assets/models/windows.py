@@ -13,20 +13,17 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 
 from assets.models.project import Model
-from resources.settings import setting
-
-
-def _seconds(name: str) -> timedelta:
-    return timedelta(seconds=float(setting(name)))
 
 
 def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyConnection, result) -> None:
     """Fold the events of `files` (new silver files) into the model's windows; fill `result`."""
     time_col, width = model.config["time_column"], int(model.config["window_seconds"])
     bucket = f"time_bucket(INTERVAL {width} SECOND, {time_col}, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
-    ooo, lateness = _seconds("WINDOW_MAX_OUT_OF_ORDERNESS_SECONDS"), _seconds("WINDOW_ALLOWED_LATENESS_SECONDS")
+    settings = runner.settings
+    ooo = timedelta(seconds=settings.max_out_of_orderness_seconds)
+    lateness = timedelta(seconds=settings.allowed_lateness_seconds)
     now = datetime.now(timezone.utc)
-    horizon = now + _seconds("WINDOW_MAX_FUTURE_SECONDS")
+    horizon = now + timedelta(seconds=settings.max_future_seconds)
 
     with runner.postgres.connect() as conn:
         row = conn.execute("SELECT max_event_time, watermark FROM lakehouse_state.watermarks WHERE model = %s",
@@ -77,13 +74,13 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
         max_event = capped if max_event is None else max(max_event, capped)
         watermark = max(watermark, max_event - ooo) if watermark else max_event - ooo
     result.rows, result.late_events, result.watermark = len(windows), len(late), watermark
-    _commit(runner, model, columns, windows, late, watermark, max_event, cutoff, files, result.batch_id)
+    _commit(runner, model, columns, windows, late, watermark, max_event, cutoff, lateness, result)
     result.outputs = [model.relation, "app.late_events"]
 
 
 def _commit(runner, model: Model, columns: list[str], windows: list[tuple], late: list[tuple],
             watermark: datetime | None, max_event: datetime | None, cutoff: datetime | None,
-            files: list[str], batch_id: str) -> None:
+            lateness: timedelta, result) -> None:
     key = model.config["unique_key"]
     with runner.postgres.connect() as conn, conn.cursor() as cur:
         if windows:
@@ -110,9 +107,9 @@ def _commit(runner, model: Model, columns: list[str], windows: list[tuple], late
                         "EXCLUDED.max_event_time, watermark = EXCLUDED.watermark, updated_at = now()",
                         [model.name, max_event, watermark])
         if late:
-            missed = cutoff + _seconds("WINDOW_ALLOWED_LATENESS_SECONDS")  # the watermark they missed
+            missed = cutoff + lateness  # the watermark they missed
             cur.executemany(
                 "INSERT INTO app.late_events (event_id, order_id, created_at, window_start, watermark, "
                 "lateness_seconds, processed_at) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 [(e, o, t, w, missed, (missed - t).total_seconds(), p) for e, o, t, w, p in late])
-        runner.record(cur, model, files, batch_id)
+        runner.record(cur, model, result)

@@ -8,6 +8,7 @@ from typing import Iterator
 
 from infra.stack import stack
 from infra.stack.config import StackConfig
+from resources.migrations import apply_migrations
 from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource
 
@@ -25,7 +26,9 @@ def sandbox(cfg: StackConfig, store: ObjectStoreResource, postgres: PostgresReso
     with pg.superuser() as conn:
         conn.execute(f'CREATE DATABASE {name} OWNER "{owner}"')
     try:
-        yield own_store, PostgresResource(url=postgres.url.rsplit("/", 1)[0] + f"/{name}")
+        own_postgres = PostgresResource(url=postgres.url.rsplit("/", 1)[0] + f"/{name}")
+        apply_migrations(own_postgres.url)
+        yield own_store, own_postgres
     finally:
         with pg.superuser() as conn:
             conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
