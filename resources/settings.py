@@ -36,10 +36,20 @@ DEFAULTS: dict[str, str] = {
     "BRONZE_MAX_RECORDS": "100000",  # per run
     "BRONZE_MAX_BYTES": "67108864",  # per run (64 MiB of Kafka payload)
     "BRONZE_MAX_MESSAGE_BYTES": "1048576",  # larger records are quarantined as oversized
-    "BRONZE_SENSOR_INTERVAL_SECONDS": "10",
+    "BRONZE_SENSOR_INTERVAL_SECONDS": "5",
     "BRONZE_MAX_RUNS_PER_TICK": "10",
+    "BRONZE_MAX_RUNS_IN_FLIGHT": "8",  # queued or running runs per topic before the sensor waits
     "BRONZE_LAG_ALERT_RECORDS": "500000",  # the lag check fails above this many unread records
     "BRONZE_STALE_RUN_SECONDS": "300",  # a requested run never launched for this long is requested again
+    "BRONZE_RETRY_BACKOFF_SECONDS": "10",  # a range whose run failed is requested again after this, doubling
+    "BRONZE_RETRY_MAX_BACKOFF_SECONDS": "60",  # ... up to this
+    # SQL models (docs/windows.md): bounded batches, DuckDB's memory (it spills beyond it), the safety-net schedule
+    "MODELS_MAX_OBJECTS_PER_BATCH": "2000",
+    "MODELS_MAX_BYTES_PER_BATCH": "536870912",
+    "MODELS_MAX_BATCHES_PER_RUN": "20",
+    "MODELS_SCHEDULE_CRON": "*/5 * * * *",
+    "DUCKDB_MEMORY_LIMIT": "2GB",
+    "DUCKDB_TEMP_DIRECTORY": "",  # empty: <system temp>/lakehouse-duckdb
     # Event-time windows (docs/windows.md)
     "WINDOW_MAX_OUT_OF_ORDERNESS_SECONDS": "10",  # watermark = max event time - this
     "WINDOW_ALLOWED_LATENESS_SECONDS": "60",  # later than watermark - this: the event is late
