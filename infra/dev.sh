@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f .env ]; then set -a; . ./.env; set +a; fi
 bash infra/setup.sh
-.venv/bin/lakehouse up --with flink,superset "$@"
+.venv/bin/lakehouse up --with flink,superset,connect "$@"
 
 export DAGSTER_HOME="${DAGSTER_HOME:-$(pwd)/.lakehouse/dagster}"
 pg_url="${PG_URL:-postgresql://de_user:de_pass@127.0.0.1:5432/de_db}"
