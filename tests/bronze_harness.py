@@ -42,7 +42,11 @@ class BronzeHarness:
     def settings(self, **overrides) -> None:
         """Run with these BronzeSettings fields changed (as a deployment would configure them)."""
         current = self.resources["bronze_settings"]
-        self.resources["bronze_settings"] = type(current)(**{**current.model_dump(), **overrides})
+        self.use(bronze_settings=type(current)(**{**current.model_dump(), **overrides}))
+
+    def use(self, **resources) -> None:
+        """Run with these resources instead (a sandbox's object store and Postgres, say)."""
+        self.resources.update(resources)
         self.defs = Definitions(assets=[kafka_topic_spec(self.spec), self.asset], jobs=[self.job_def],
                                 asset_checks=[self.check_def], sensors=[self.sensor_def], resources=self.resources)
         self.job = self.defs.resolve_job_def(self.job_def.name)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -28,8 +29,9 @@ def core_stack(cfg: StackConfig) -> StackConfig:
 
 @pytest.fixture(scope="session")
 def resources(core_stack: StackConfig) -> dict:
-    """The pipeline's own resource objects, configured exactly as Dagster gets them."""
-    return platform_resources()
+    """The pipeline's own resource objects, configured exactly as Dagster gets them (EnvVar fields resolved, as
+    Dagster resolves them when a run starts)."""
+    return {name: resource.process_config_and_initialize() for name, resource in platform_resources().items()}
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +53,15 @@ def fresh_topic(resources: dict):
     admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result(30)
     yield name
     admin.delete_topics([name])[name].result(30)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The fault suite's table (tests/test_fault_suite.py), when it ran."""
+    from tests.support.faults import ROWS, table
+
+    if ROWS:
+        terminalreporter.write_sep("=", "fault table")
+        terminalreporter.write_line(table())
+        artifacts = Path(__file__).parent / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        (artifacts / "fault_table.md").write_text(table() + "\n")
