@@ -2,29 +2,39 @@
 
 The distribution comes from PyPI: apache-flink-libraries holds lib/, opt/ and plugins/, apache-flink holds bin/
 and conf/. Maven Central adds the SQL Gateway, the Kafka SQL connector and the S3 file system plugin
-(infra/flink/pom.xml, which pins every version). Each process is the JVM itself, started with the classpath,
-options and memory settings bin/flink-console.sh would give it, so the launcher's pid is the JVM's.
+(infra/flink/pom.xml, which pins every version); Maven builds the platform's SQL functions (infra/flink/udf/) into
+lib/. Each process is the JVM itself, started with the classpath, options and memory settings
+bin/flink-console.sh would give it, so the launcher's pid is the JVM's.
+
+Secrets stay in files only the stack's user can read (the conf folder is 0700, its files 0600): config.yaml holds
+the S3 secret, pgpass the Postgres password the JDBC sink's driver reads (PGPASSFILE), so neither is in any SQL,
+process argument list or log.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import string
 import sys
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from infra.stack.config import REPO_ROOT, host_port
 from infra.stack.commands import java_binary, run_command
 from infra.stack.service import ProcessSpec, Service, StackError, http_get
+from resources.settings import setting
 
 FLINK_FILES = REPO_ROOT / "infra" / "flink"
 POM = FLINK_FILES / "pom.xml"
+UDF = FLINK_FILES / "udf"
+UDF_JAR = "lakehouse-flink-udf.jar"
 TEMPLATE = FLINK_FILES / "config.yaml.template"
 PYPI_PACKAGES = ("apache-flink-libraries", "apache-flink")
-RPC_HOST, RPC_PORT = "127.0.0.1", 6123
+RPC_HOST = "127.0.0.1"
 GATEWAY_HEAP = "-Xmx768m"
 MAIN_CLASS = {
     "flink-jobmanager": "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
@@ -63,6 +73,31 @@ def flink_version() -> str:
     return version
 
 
+def rpc_port() -> int:
+    """The JobManager's RPC port (FLINK_RPC_PORT); its blob server and the TaskManager pick free ports."""
+    return int(setting("FLINK_RPC_PORT"))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` readable by this user only (0600), replacing it atomically."""
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(text)
+    partial.replace(path)
+
+
+def pgpass_line(pg_url: str) -> str:
+    """The pgpass line (host:port:*:user:password) that lets the Postgres driver log in as PG_URL's user."""
+    parts = urlsplit(pg_url)
+
+    def field(value: str) -> str:
+        return unquote(value).replace("\\", "\\\\").replace(":", "\\:")
+
+    return ":".join([field(parts.hostname or "127.0.0.1"), str(parts.port or 5432), "*",
+                     field(parts.username or ""), field(parts.password or "")]) + "\n"
+
+
 def get_json(url: str) -> dict | None:
     """The JSON body of a 200 answer from a local URL, or None."""
     body = http_get(url)
@@ -91,7 +126,7 @@ class Flink(Service):
         return [
             host_port(self.cfg.flink_rest_url, 8081),
             host_port(self.cfg.flink_sql_gateway_url, 8083),
-            (RPC_HOST, RPC_PORT),
+            (RPC_HOST, rpc_port()),
         ]
 
     def home(self) -> Path:
@@ -99,11 +134,13 @@ class Flink(Service):
         return self.cfg.downloads / self.name / f"flink-{flink_version()}"
 
     def conf_dir(self) -> Path:
-        """FLINK_CONF_DIR: config.yaml written from the template, logging settings, computed memory settings."""
+        """FLINK_CONF_DIR: config.yaml written from the template, logging settings, computed memory settings,
+        the pgpass file; 0700, as config.yaml and pgpass hold secrets."""
         return self.cfg.data / self.name / "conf"
 
     def install(self) -> None:
-        """Fetch the distribution and the extra jars once (redone when pom.xml changes), then write the config."""
+        """Fetch the distribution and the extra jars once (redone when pom.xml changes), build the platform's
+        functions into lib/ (redone when their sources change), then write the config."""
         home = self.home()
         stamp = home / ".installed"
         fingerprint = hashlib.sha256(POM.read_bytes()).hexdigest()
@@ -111,7 +148,30 @@ class Flink(Service):
             self._install_distribution(home)
             (self.conf_dir() / "memory.json").unlink(missing_ok=True)  # recomputed by the new release
             stamp.write_text(fingerprint)
+        self._install_functions(home)
         self._write_conf(home)
+
+    def _install_functions(self, home: Path) -> None:
+        """Build infra/flink/udf/ with Maven into lib/lakehouse-flink-udf.jar, unless that jar is of these sources.
+        The jar is swapped in atomically, so a running cluster keeps reading the one it opened until restarted."""
+        sources = sorted(p for p in UDF.rglob("*") if p.is_file() and "target" not in p.relative_to(UDF).parts)
+        digest = hashlib.sha256(POM.read_bytes())
+        for source in sources:
+            digest.update(str(source.relative_to(UDF)).encode() + b"\0" + source.read_bytes())
+        stamp, jar = home / f".{UDF_JAR}.sources", home / "lib" / UDF_JAR
+        if jar.exists() and stamp.exists() and stamp.read_text() == digest.hexdigest():
+            return
+        build = self.dir("downloads") / "udf-build"
+        run(
+            ["mvn", "-B", "-q", "-Dstyle.color=never", "-f", str(UDF / "pom.xml"),
+             f"-Dmaven.repo.local={self.dir('downloads') / 'm2'}", f"-Dflink.version={flink_version()}",
+             f"-Dudf.build.dir={build}", "-Dmaven.test.skip=true", "package"],
+            "build the platform's Flink SQL functions (infra/flink/udf)",
+        )
+        partial = jar.with_name(UDF_JAR + ".partial")
+        shutil.copy(build / UDF_JAR, partial)
+        partial.replace(jar)
+        stamp.write_text(digest.hexdigest())
 
     def _install_distribution(self, home: Path) -> None:
         downloads, version = self.dir("downloads"), flink_version()
@@ -147,11 +207,13 @@ class Flink(Service):
         """config.yaml from the template and the environment; memory settings recomputed when it changed."""
         conf, data = self.conf_dir(), self.dir("data")
         conf.mkdir(parents=True, exist_ok=True)
+        conf.chmod(0o700)
+        write_private(conf / "pgpass", pgpass_line(self.cfg.pg_url))
         (self.cfg.logs / self.name).mkdir(parents=True, exist_ok=True)
         rest_host, rest_port = host_port(self.cfg.flink_rest_url, 8081)
         gateway_host, gateway_port = host_port(self.cfg.flink_sql_gateway_url, 8083)
         values = {
-            "rpc_host": RPC_HOST, "rpc_port": RPC_PORT, "rest_host": rest_host, "rest_port": rest_port,
+            "rpc_host": RPC_HOST, "rpc_port": rpc_port(), "rest_host": rest_host, "rest_port": rest_port,
             "gateway_host": gateway_host, "gateway_port": gateway_port,
             "s3_endpoint": self.cfg.s3_endpoint, "s3_region": self.cfg.s3_region,
             "s3_access_key": self.cfg.s3_access_key, "s3_secret_key": self.cfg.s3_secret_key,
@@ -167,8 +229,9 @@ class Flink(Service):
         shutil.copy(home / "conf" / "log4j-console.properties", conf)
         config, memory = conf / "config.yaml", conf / "memory.json"
         if config.exists() and config.read_text() == text and memory.exists():
+            config.chmod(0o600)  # a config written before it was kept private
             return
-        config.write_text(text)
+        write_private(config, text)
         memory.write_text(json.dumps(self._memory_settings(home, conf), indent=2))
 
     def _memory_settings(self, home: Path, conf: Path) -> dict[str, dict[str, list[str]]]:
@@ -201,6 +264,8 @@ class Flink(Service):
             "FLINK_HOME": str(home), "FLINK_CONF_DIR": str(conf), "FLINK_LIB_DIR": str(home / "lib"),
             "FLINK_OPT_DIR": str(home / "opt"), "FLINK_PLUGINS_DIR": str(home / "plugins"),
             "FLINK_LOG_DIR": str(logs), "JAVA_HOME": str(java.parent.parent),
+            # The JDBC sink's Postgres driver reads the password here, never from the SQL (assets/flink/pipelines.py).
+            "PGPASSFILE": str(conf / "pgpass"),
         }
 
         def spec(name: str, jvm: list[str], jars: list[Path], args: list[str]) -> ProcessSpec:

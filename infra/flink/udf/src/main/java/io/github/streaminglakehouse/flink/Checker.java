@@ -1,0 +1,312 @@
+package io.github.streaminglakehouse.flink;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonFactory;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonProcessingException;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.StreamReadConstraints;
+
+/**
+ * The bronze path's rules for one Kafka record (assets/bronze/transform.py: Transform._check), in Java, so the Flink
+ * pipelines quarantine exactly what bronze quarantines, in the same order of checks:
+ * <ol>
+ *   <li>a null value (tombstone); more bytes than the limit (oversized); not UTF-8;</li>
+ *   <li>text topics: a NUL character; JSON topics: malformed JSON; not an object;</li>
+ *   <li>the schema (as msgspec decodes it): the first field, in the payload's order, of the wrong type or
+ *       failing a constraint, else the first required field missing;</li>
+ *   <li>a reserved field (processed_at, _kafka); a schema column given twice; a NUL character in any string;</li>
+ *   <li>the event time: a real date and time within the range every reader handles.</li>
+ * </ol>
+ * The payload is parsed once, by Jackson's streaming parser over the raw bytes. Reasons use the bronze path's words,
+ * except the detail after "malformed JSON: " (Jackson's, not msgspec's). tests/test_flink_udf.py sends the same
+ * payloads through both and compares the decisions.
+ */
+final class Checker {
+
+    static final String[] RESERVED = {"processed_at", "_kafka"};
+    // DuckDB's read_json refuses a longer line (transform.MAX_LINE_BYTES): the bound on top of max_message_bytes.
+    static final int MAX_LINE_BYTES = 16 * 1024 * 1024 - 64 * 1024;
+
+    private static final JsonFactory JSON = JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder()
+                    .maxNumberLength(Integer.MAX_VALUE).maxStringLength(Integer.MAX_VALUE).build())
+            .build();
+
+    final Schema schema; // null: a JSON topic without a schema
+    final String[] wanted; // the schema's fields first, then the other fields the caller reads
+    private final int limit;
+
+    Checker(Schema schema, String[] extra, int maxMessageBytes) {
+        this.schema = schema;
+        List<String> names = new ArrayList<>(schema == null ? List.of() : List.of(schema.fields));
+        for (String name : extra) {
+            if (!names.contains(name)) {
+                names.add(name);
+            }
+        }
+        this.wanted = names.toArray(new String[0]);
+        this.limit = Math.min(maxMessageBytes, MAX_LINE_BYTES);
+    }
+
+    /** Why a record of a text topic cannot be used, or null. */
+    String checkText(byte[] value) {
+        String reason = beforeParsing(value);
+        if (reason == null && indexOf(value, (byte) 0) >= 0) {
+            reason = "NUL character: the line holds \\u0000, which Postgres text cannot store";
+        }
+        return reason;
+    }
+
+    /**
+     * Why a record of a JSON topic cannot be used, or null; then found[i] holds wanted[i]'s value (null when
+     * absent) and, with a schema that has an event time, eventMicros[0] its instant in epoch microseconds.
+     */
+    String check(byte[] value, Value[] found, long[] eventMicros) {
+        String reason = beforeParsing(value);
+        if (reason != null) {
+            return reason;
+        }
+        if (value.length >= 3 && value[0] == (byte) 0xEF && value[1] == (byte) 0xBB && value[2] == (byte) 0xBF) {
+            return "malformed JSON: a byte order mark before the value"; // Jackson would skip it, Python does not
+        }
+        Parse parse = new Parse(found, hasEscapedUnicode(value));
+        try (JsonParser parser = JSON.createParser(value)) {
+            reason = parse.run(parser);
+        } catch (JsonProcessingException e) {
+            return "malformed JSON: " + e.getOriginalMessage();
+        } catch (IOException e) {
+            return "malformed JSON: " + e.getMessage();
+        }
+        if (parse.loneSurrogate) {
+            return "malformed JSON: a \\u escape of half a UTF-16 surrogate pair"; // Jackson keeps it, Python not
+        }
+        if (reason == null && schema != null) {
+            reason = parse.violation != null ? parse.violation : schema.missing(found);
+        }
+        if (reason == null) {
+            reason = parse.reserved();
+        }
+        if (reason == null) {
+            reason = parse.duplicate != null ? parse.duplicate : parse.nul;
+        }
+        if (reason == null && schema != null && schema.eventTime >= 0) {
+            reason = schema.eventTime(found[schema.eventTime], eventMicros);
+        }
+        return reason;
+    }
+
+    private String beforeParsing(byte[] value) {
+        if (value == null) {
+            return "empty value (tombstone)";
+        }
+        if (value.length > limit) {
+            return "oversized: " + value.length + " bytes > " + limit;
+        }
+        for (byte b : value) {
+            if (b < 0) {
+                return notUtf8(value);
+            }
+        }
+        return null;
+    }
+
+    private static String notUtf8(byte[] value) {
+        try {
+            StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(value));
+            return null;
+        } catch (CharacterCodingException e) {
+            return "value is not UTF-8 text (invalid utf-8 byte sequence)";
+        }
+    }
+
+    /** Whether the bytes hold a \\u escape: only then can a string hide a NUL character or half a surrogate pair. */
+    private static boolean hasEscapedUnicode(byte[] value) {
+        for (int i = 0; i + 1 < value.length; i++) {
+            if (value[i] == '\\' && value[i + 1] == 'u') {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static int indexOf(byte[] value, byte wanted) {
+        for (int i = 0; i < value.length; i++) {
+            if (value[i] == wanted) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static int indexOf(String[] names, String name) {
+        for (int i = 0; i < names.length; i++) {
+            if (names[i].equals(name)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static String pythonType(JsonToken token) {
+        switch (token) {
+            case START_ARRAY: return "array";
+            case VALUE_STRING: return "str";
+            case VALUE_NUMBER_INT: return "int";
+            case VALUE_NUMBER_FLOAT: return "float";
+            case VALUE_TRUE:
+            case VALUE_FALSE: return "bool";
+            default: return "null";
+        }
+    }
+
+    /** One pass over one payload: the top-level fields, and what the checks after decoding need. */
+    private final class Parse {
+        final Value[] found;
+        final boolean inspectStrings; // read every string to find a NUL character or a lone surrogate
+        boolean loneSurrogate;
+        final boolean[] reservedSeen = new boolean[RESERVED.length];
+        final int[] seen;
+        String violation; // the first schema violation in the payload's order
+        String duplicate;
+        String nul;
+
+        Parse(Value[] found, boolean inspectStrings) {
+            this.found = found;
+            this.inspectStrings = inspectStrings;
+            this.seen = new int[found.length];
+        }
+
+        String run(JsonParser parser) throws IOException {
+            JsonToken root = parser.nextToken();
+            if (root == null) {
+                return "malformed JSON: empty document";
+            }
+            if (root != JsonToken.START_OBJECT) {
+                skip(parser, null);
+                end(parser);
+                return "JSON value is not an object (Expected `object`, got `" + pythonType(root) + "`)";
+            }
+            JsonToken token;
+            while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
+                String name = parser.currentName();
+                inspect(name, name);
+                JsonToken valueToken = parser.nextToken();
+                int slot = indexOf(wanted, name);
+                if (slot >= 0) {
+                    Value value = read(parser, valueToken, name);
+                    found[slot] = value;
+                    if (++seen[slot] == 2 && slot < (schema == null ? 0 : schema.fields.length) && duplicate == null) {
+                        duplicate = "duplicate field: ['" + name + "'] appear more than once, "
+                                + "so readers would disagree on the value";
+                    }
+                    if (schema != null && slot < schema.fields.length && violation == null) {
+                        violation = schema.violation(slot, value);
+                    }
+                } else {
+                    skip(parser, name);
+                }
+                int reserved = indexOf(RESERVED, name);
+                if (reserved >= 0) {
+                    reservedSeen[reserved] = true;
+                }
+            }
+            if (token != JsonToken.END_OBJECT) {
+                return "malformed JSON: unexpected " + token;
+            }
+            end(parser);
+            return null;
+        }
+
+        String reserved() {
+            List<String> names = new ArrayList<>(0);
+            for (int i = 0; i < RESERVED.length; i++) {
+                if (reservedSeen[i]) {
+                    names.add("'" + RESERVED[i] + "'");
+                }
+            }
+            return names.isEmpty() ? null : "payload uses reserved field(s) [" + String.join(", ", names) + "]";
+        }
+
+        private void end(JsonParser parser) throws IOException {
+            if (parser.nextToken() != null) {
+                throw new IOException("trailing characters after the JSON value");
+            }
+        }
+
+        private Value read(JsonParser parser, JsonToken token, String field) throws IOException {
+            switch (token) {
+                case VALUE_STRING:
+                    String text = parser.getText();
+                    inspect(field, text);
+                    return new Value(token, text, 0);
+                case VALUE_NUMBER_INT:
+                case VALUE_NUMBER_FLOAT:
+                    return new Value(token, parser.getText(), parser.getDoubleValue());
+                case START_OBJECT:
+                case START_ARRAY:
+                    skip(parser, field);
+                    return new Value(token, null, 0);
+                default:
+                    return new Value(token, parser.getText(), 0);
+            }
+        }
+
+        /** Skip the value the parser is at (validating it); read its strings when looking for NUL characters. */
+        private void skip(JsonParser parser, String field) throws IOException {
+            JsonToken token = parser.currentToken();
+            if (!inspectStrings) {
+                parser.skipChildren();
+                return;
+            }
+            if (token == JsonToken.VALUE_STRING) {
+                inspect(field, parser.getText());
+                return;
+            }
+            if (!token.isStructStart()) {
+                return;
+            }
+            int depth = 1;
+            while (depth > 0) {
+                token = parser.nextToken();
+                if (token == null) {
+                    throw new IOException("unexpected end of input");
+                }
+                if (token.isStructStart()) {
+                    depth++;
+                } else if (token.isStructEnd()) {
+                    depth--;
+                } else if (token == JsonToken.FIELD_NAME || token == JsonToken.VALUE_STRING) {
+                    inspect(field, parser.getText());
+                }
+            }
+        }
+
+        /** Look for what only an escape can put in a string: NUL, half a surrogate pair. */
+        private void inspect(String field, String text) {
+            if (!inspectStrings) {
+                return;
+            }
+            if (nul == null && text.indexOf('\0') >= 0) {
+                nul = "NUL character: field '" + field + "' holds \\u0000, which Postgres text cannot store";
+            }
+            for (int i = 0; i < text.length() && !loneSurrogate; i++) {
+                char c = text.charAt(i);
+                boolean paired = i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1));
+                if (Character.isHighSurrogate(c) && paired) {
+                    i++;
+                } else if (Character.isSurrogate(c)) {
+                    loneSurrogate = true;
+                }
+            }
+        }
+    }
+}
