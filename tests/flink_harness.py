@@ -9,12 +9,32 @@ from typing import Iterator
 from confluent_kafka import Producer
 from dagster import DagsterInstance, Definitions, build_sensor_context
 
+from assets.bronze.topics import TopicSpec
+from assets.bronze.transform import KafkaRecord, Outcome, transform
 from assets.flink.assets import flink_assets
 from assets.flink.pipelines import KAFKA_TO_MINIO, Pipeline
 from orchestration.flink import flink_jobs_sensor, flink_resume_from_savepoint, flink_stop_with_savepoint, submit_job
 from resources.definitions import platform_resources
 from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource
+
+
+def bronze_outcome(spec: TopicSpec, payload: bytes, max_message_bytes: int) -> Outcome:
+    """What the bronze path does with `payload` on a topic like `spec`."""
+    return transform(KafkaRecord(spec.topic, 0, 0, 0, None, payload), spec, "2026-01-01T00:00:00.000Z",
+                     max_message_bytes)
+
+
+def category(reason: str | None) -> str | None:
+    """The kind of a quarantine reason, on which Flink and bronze must agree ("schema orders: field 'amount'",
+    "schema orders: missing field 'status'", "malformed JSON", "NUL character"…); the words after it may differ."""
+    if reason is None:
+        return None
+    if reason.startswith("schema "):
+        head, _, rest = reason.partition(": ")
+        return head + ": " + rest.split("'")[0] + rest.split("'")[1]
+    return reason.split(":")[0].split(" (")[0]
+
 
 def committed_objects(store: ObjectStoreResource, prefix: str) -> Iterator[bytes]:
     """The bodies of the files a Flink file sink committed under `prefix` (in-progress and marker files,

@@ -1,20 +1,25 @@
 """The Flink SQL pipelines, submitted and watched through Dagster, on real Flink, Kafka, object store and Postgres."""
 from __future__ import annotations
 
+import base64
 import json
 import random
 import re
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 import pytest
 
-from assets.flink.pipelines import KAFKA_TO_MINIO, ORDERS_PER_MINUTE
+from assets.bronze.topics import TopicSpec
+from assets.flink.pipelines import KAFKA_TO_MINIO, ORDERS_PER_MINUTE, jdbc_settings
 from assets.flink.state import record
 from infra.stack.sandbox import sandbox
+from resources.flink import FlinkError
 from resources.migrations import apply_migrations
-from tests.flink_harness import FlinkHarness
+from resources.settings import setting
+from tests.flink_harness import FlinkHarness, bronze_outcome, category
 from tests.test_models import Lake
 
 pytestmark = pytest.mark.flink
@@ -56,8 +61,7 @@ BAD = [b'{"event_id": "x", "order_id": ',
        b'{"event_id": "e", "order_id": "o-1", "status": "paid", "amount": "12,50 VND",'
        b' "created_at": "2026-01-01T00:00:00Z"}',
        b'{"event_id": "e", "order_id": "o-1", "status": "paid", "amount": 1, "created_at": 1700000000}']
-BAD_REASONS = {"malformed JSON", "missing field event_id", "field status must be a string",
-               "field amount must be a number", "field created_at must be a string"}
+ORDERS_SPEC = TopicSpec("orders", "json", "orders")
 
 
 def _sink(h: FlinkHarness) -> str:
@@ -84,8 +88,11 @@ def test_sink_holds_every_event_exactly_once_and_quarantines_the_bad_ones(harnes
         Bucket=harness.store.bucket, Prefix=_sink(harness)).get("Contents", [])]
     assert keys and all(re.search(r"/dt=\d{4}-\d{2}-\d{2}/hour=\d{2}/", key) for key in keys), keys
     quarantined = harness.wait_for_lines(f"bronze/flink_quarantine/{harness.topic}/", len(BAD))
-    assert {q["reason"] for q in quarantined} == BAD_REASONS
+    assert sorted(base64.b64decode(q["payload_base64"]) for q in quarantined) == sorted(BAD)
     assert sorted(q["payload"].encode() for q in quarantined) == sorted(BAD)
+    max_bytes = int(setting("BRONZE_MAX_MESSAGE_BYTES"))
+    assert {q["payload"]: category(q["reason"]) for q in quarantined} == {
+        bad.decode(): category(bronze_outcome(ORDERS_SPEC, bad, max_bytes).reason) for bad in BAD}
 
 
 def test_stop_with_savepoint_then_resume_lands_n_plus_m_exactly_once(harness):
@@ -139,7 +146,11 @@ def test_flink_windows_equal_the_duckdb_windows_for_every_final_window(harness):
                             " FROM app.orders_per_minute WHERE is_final ORDER BY 1").fetchall()
     assert len(duck) >= 8, "the stream should close several windows"
 
-    harness.submit(ORDERS_PER_MINUTE)
+    statements = harness.submit(ORDERS_PER_MINUTE).asset_materializations_for_node(
+        "orders_per_minute_flink")[0].metadata["statements"].value
+    password = urlsplit(harness.postgres.url).password
+    assert "'url' = 'jdbc:postgresql://" in statements and password not in statements
+    assert "'password'" not in statements, "the TaskManagers read the password from their pgpass file"
     deadline = datetime.now() + timedelta(seconds=120)
     query = ("SELECT window_start, window_end, orders, revenue, created, paid, shipped, cancelled"
              " FROM app.orders_per_minute_flink WHERE window_start <= %s ORDER BY 1")
@@ -175,12 +186,9 @@ def test_the_sensor_names_the_root_exception_of_a_failed_job(harness):
     try:
         harness.flink.execute(session, "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', "
                                        "'number-of-rows' = '10')")
-        url = harness.postgres.url.replace("postgresql://", "")
-        user_pass, host_db = url.split("@")
-        user, password = user_pass.split(":")
+        url = jdbc_settings(harness.postgres.url)["jdbc_url"]
         harness.flink.execute(session, f"""CREATE TEMPORARY TABLE missing (id BIGINT) WITH ('connector' = 'jdbc',
-            'url' = 'jdbc:postgresql://{host_db}', 'table-name' = 'app.no_such_table',
-            'username' = '{user}', 'password' = '{password}')""")
+            'url' = '{url}', 'table-name' = 'app.no_such_table')""")
         job_id = harness.flink.execute(session, "INSERT INTO missing SELECT id FROM gen").job_id
     finally:
         harness.flink.close_session(session)
@@ -189,3 +197,20 @@ def test_the_sensor_names_the_root_exception_of_a_failed_job(harness):
     record(harness.postgres, f"test-failing-{harness.topic}", "orders_per_minute", job_id, "running", None)
     with pytest.raises(Exception, match=r"(?s)FAILED but expected to run.*no_such_table"):
         harness.tick()
+
+
+def test_a_jdbc_sink_that_cannot_log_in_names_the_pgpass_file(harness):
+    """The password is never in the SQL: a user the TaskManagers' pgpass file does not know cannot log in, and
+    the error says where the password comes from."""
+    session = harness.flink.open_session({"restart-strategy.type": "none", "pipeline.name": "test-no-login"})
+    url = jdbc_settings(harness.postgres.url)["jdbc_url"].replace("?user=", f"?user=nobody_{harness.topic[-6:]}_")
+    try:
+        harness.flink.execute(session, "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', "
+                                       "'number-of-rows' = '10')")
+        harness.flink.execute(session, f"""CREATE TEMPORARY TABLE pg (id BIGINT) WITH ('connector' = 'jdbc',
+            'url' = '{url}', 'table-name' = 'app.orders_per_minute_flink')""")
+        job_id = harness.flink.execute(session, "INSERT INTO pg SELECT id FROM gen").job_id
+    finally:
+        harness.flink.close_session(session)
+    with pytest.raises(FlinkError, match=r"(?s)FAILED.*no password was provided.*pgpass file \(PGPASSFILE\)"):
+        harness.flink.wait_for_job(job_id, ("FINISHED",), timeout=60)

@@ -13,8 +13,12 @@ def _values(topic: str = "orders", **overrides: object) -> dict:
     return {**values, **overrides}
 
 
-def test_kafka_to_minio_renders_a_source_two_sinks_and_one_statement_set():
-    statements = render("kafka_to_minio", _values())
+def test_kafka_to_minio_renders_functions_a_source_two_sinks_and_one_statement_set():
+    functions, statements = render("kafka_to_minio", _values())[:3], render("kafka_to_minio", _values())[3:]
+    assert [f.split("\n")[0] for f in functions] == [
+        "CREATE TEMPORARY SYSTEM FUNCTION lakehouse_order", "CREATE TEMPORARY SYSTEM FUNCTION lakehouse_payload_reason",
+        "CREATE TEMPORARY SYSTEM FUNCTION lakehouse_base64"]
+    assert all(f.endswith("LANGUAGE JAVA") for f in functions), "from the classpath unless FLINK_UDF_JAR is set"
     assert [s.split("(")[0].split(" AS")[0].strip() for s in statements[:4]] == [
         "CREATE TEMPORARY TABLE kafka_source", "CREATE TEMPORARY VIEW checked_source",
         "CREATE TEMPORARY TABLE bronze_sink", "CREATE TEMPORARY TABLE quarantine_sink"]
@@ -22,12 +26,19 @@ def test_kafka_to_minio_renders_a_source_two_sinks_and_one_statement_set():
     assert "'topic' = 'orders'" in statements[0]
     assert "WATERMARK FOR `event_time` AS `event_time` - INTERVAL '5' SECOND" in statements[0]
     assert "'path' = 's3://lakehouse/bronze/flink/orders/'" in statements[2]
+    assert "JSON_VALUE" not in "".join(statements), "each payload is parsed once, by lakehouse_order"
+
+
+def test_the_functions_load_from_flink_udf_jar_when_it_is_set(monkeypatch):
+    monkeypatch.setenv("FLINK_UDF_JAR", "s3://jars/lakehouse-flink-udf.jar")
+    functions = render("kafka_to_minio", _values())[:3]
+    assert all(f.endswith("LANGUAGE JAVA USING JAR 's3://jars/lakehouse-flink-udf.jar'") for f in functions)
 
 
 def test_a_value_cannot_change_the_shape_of_a_statement():
     statements = render("kafka_to_minio", _values(bootstrap_servers="x'); DROP TABLE t; --"))
-    assert "'properties.bootstrap.servers' = 'x''); DROP TABLE t; --'" in statements[0]
-    assert len(statements) == 5
+    assert "'properties.bootstrap.servers' = 'x''); DROP TABLE t; --'" in statements[3]
+    assert len(statements) == 8
 
 
 def test_a_missing_setting_fails_before_submission_and_is_named():
@@ -42,11 +53,13 @@ def test_the_aggregate_needs_a_topic_with_the_orders_schema():
         sql_values(ORDERS_PER_MINUTE, FlinkPipelineConfig(topic="lab-events"), "k:9092", "b", "postgresql://u:p@h/db")
 
 
-def test_the_aggregate_gets_jdbc_settings_from_pg_url():
-    values = sql_values(ORDERS_PER_MINUTE, FlinkPipelineConfig(topic="orders"), "k:9092", "b",
-                        "postgresql://de_user:p%40ss@db.example:6543/de_db")
-    assert (values["jdbc_url"], values["jdbc_user"], values["jdbc_password"]) == (
-        "jdbc:postgresql://db.example:6543/de_db", "de_user", "p@ss")
+def test_the_aggregate_gets_the_jdbc_url_from_pg_url_and_never_the_password():
+    pg_url = "postgresql://de%20user:s3cr%40t-pw@db.example:6543/de_db"
+    values = sql_values(ORDERS_PER_MINUTE, FlinkPipelineConfig(topic="orders"), "k:9092", "b", pg_url)
+    assert values["jdbc_url"] == "jdbc:postgresql://db.example:6543/de_db?user=de%20user"
+    sql = "\n".join(render("orders_per_minute", values))
+    assert "'url' = 'jdbc:postgresql://db.example:6543/de_db?user=de%20user'" in sql
+    assert "s3cr" not in sql and "'password'" not in sql, "the TaskManagers read the password from their pgpass"
 
 
 def test_statements_split_at_line_ends_outside_string_literals():

@@ -1,12 +1,17 @@
 """The two Flink SQL pipelines, their configuration, and the values their SQL is rendered with."""
 from __future__ import annotations
 
+import json
 import re
+import typing
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from datetime import datetime, timezone
+from urllib.parse import quote, unquote, urlsplit
 
+import msgspec
 from dagster import AssetKey, Config
 
+from assets.bronze.schemas import EARLIEST, LATEST, SCHEMAS
 from assets.bronze.topics import TopicSpec, configured_topics
 from resources.settings import setting
 
@@ -47,17 +52,62 @@ def topic_spec(topic: str) -> TopicSpec:
 
 
 def jdbc_settings(pg_url: str) -> dict[str, str]:
-    """The JDBC URL, user and password of a postgresql:// URL (the Flink JDBC sink's options)."""
+    """The JDBC URL (with the user, without the password) and table of a postgresql:// URL: the Flink JDBC sink's
+    options. The password never enters the SQL: the TaskManagers' Postgres driver reads it from their pgpass file
+    (PGPASSFILE; `lakehouse up --with flink` writes it from PG_URL, mode 0600), so it cannot appear in the
+    statements Dagster records, in Flink's messages that echo them, or in Flink's job plans."""
     parts = urlsplit(pg_url)
     if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or not parts.path.strip("/"):
         raise ValueError("PG_URL must look like postgresql://user:password@host:port/database, "
                          f"got {parts.scheme}://…")
+    user = quote(unquote(parts.username or ""), safe="")
     return {
-        "jdbc_url": f"jdbc:postgresql://{parts.hostname}:{parts.port or 5432}/{parts.path.strip('/')}",
-        "jdbc_user": unquote(parts.username or ""),
-        "jdbc_password": unquote(parts.password or ""),
+        "jdbc_url": f"jdbc:postgresql://{parts.hostname}:{parts.port or 5432}/{parts.path.strip('/')}"
+                    + (f"?user={user}" if user else ""),
         "jdbc_table": JDBC_TABLE,
     }
+
+
+# msgspec constraints the Flink functions check (infra/flink/udf/.../Schema.java); any other one fails rendering.
+CHECKED_CONSTRAINTS = ("pattern", "ge", "le", "min_length", "max_length")
+DESCRIPTIVE = ("description", "title", "examples", "extra_json_schema", "extra")
+
+
+def _field_check(field: msgspec.structs.FieldInfo) -> dict[str, object]:
+    """One field of a bronze schema as the Flink functions check it."""
+    base, *metas = typing.get_args(field.type) if typing.get_origin(field.type) is typing.Annotated else (field.type,)
+    members = set(typing.get_args(base)) or {base}
+    kinds = members - {type(None)}
+    if kinds not in ({str}, {float}):
+        raise ValueError(f"the Flink functions check str and float fields only; {field.encode_name} is {base}")
+    check: dict[str, object] = {"name": field.encode_name, "type": "string" if kinds == {str} else "number",
+                                "required": field.required, "nullable": type(None) in members, "words": ""}
+    for meta in metas:
+        for attribute in (a for a in dir(meta) if not a.startswith("_")):
+            value = getattr(meta, attribute)
+            if value is None or attribute in DESCRIPTIVE:
+                continue
+            if attribute in CHECKED_CONSTRAINTS:
+                check[attribute] = value.replace(r"\Z", r"\z") if attribute == "pattern" else value
+            else:
+                raise ValueError(f"the Flink functions do not check {attribute}={value!r} of field "
+                                 f"{field.encode_name}: add it to infra/flink/udf/.../Schema.java and here")
+        check["words"] = meta.description or check["words"]
+    check["words"] = check["words"] or ("a string" if kinds == {str} else "a number")
+    return check
+
+
+def _epoch_micros(moment: datetime) -> int:
+    return (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // datetime.resolution
+
+
+def schema_checks(name: str) -> str:
+    """Bronze schema `name` (assets/bronze/schemas.py) as the JSON spec the Flink functions check payloads with:
+    the rules stay in one place, and a rule the functions cannot check fails here, before anything is sent."""
+    schema = SCHEMAS[name]
+    fields = [_field_check(f) for f in msgspec.structs.fields(schema.struct) if f.name not in ("processed_at", "kafka")]
+    return json.dumps({"name": name, "event_time": schema.event_time, "fields": fields,
+                       "earliest_us": _epoch_micros(EARLIEST), "latest_us": _epoch_micros(LATEST)})
 
 
 def sql_values(pipeline: Pipeline, config: FlinkPipelineConfig, bootstrap_servers: str, bucket: str,
@@ -80,7 +130,11 @@ def sql_values(pipeline: Pipeline, config: FlinkPipelineConfig, bootstrap_server
         "watermark_delay_seconds": config.watermark_delay_seconds,
         "sink_path": f"s3://{bucket}/bronze/flink/{safe_topic}/",
         "quarantine_path": f"s3://{bucket}/bronze/flink_quarantine/{safe_topic}/",
+        "max_message_bytes": int(setting("BRONZE_MAX_MESSAGE_BYTES")),
+        "udf_jar": setting("FLINK_UDF_JAR"),
     }
+    if spec.schema:
+        values["schema_checks"] = schema_checks(spec.schema)
     if pipeline is ORDERS_PER_MINUTE:
         values.update(jdbc_settings(pg_url))
     return values

@@ -1,17 +1,17 @@
 -- The Kafka source both Flink pipelines read (included by kafka_to_minio.sql and orders_per_minute.sql).
--- Payloads are read as raw text and parsed here, so a record that is not valid is routed to the
--- quarantine with its reason instead of failing the job or vanishing (docs/flink.md).
+-- Payloads are read as raw bytes and checked by the bronze path's rules in the lakehouse functions
+-- (infra/flink/udf/, parsed once per record), so a record that is not valid is routed to the quarantine
+-- with its reason instead of failing the job or vanishing (docs/flink.md).
+{% include '_functions.sql' %}
+
 CREATE TEMPORARY TABLE kafka_source (
-  `payload`         STRING,
+  `payload`         BYTES,
   `kafka_partition` INT              METADATA FROM 'partition' VIRTUAL,
   `kafka_offset`    BIGINT           METADATA FROM 'offset' VIRTUAL,
   `kafka_timestamp` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
 {%- if schema == 'orders' %}
-  -- Event time: created_at, ISO-8601 with milli-, micro- or no fractional seconds (null when missing or unreadable).
-  `event_time` AS COALESCE(
-      TO_TIMESTAMP_LTZ(JSON_VALUE(`payload`, '$.created_at'), 'yyyy-MM-dd''T''HH:mm:ss.SSSXXX'),
-      TO_TIMESTAMP_LTZ(JSON_VALUE(`payload`, '$.created_at'), 'yyyy-MM-dd''T''HH:mm:ss.SSSSSSXXX'),
-      TO_TIMESTAMP_LTZ(JSON_VALUE(`payload`, '$.created_at'), 'yyyy-MM-dd''T''HH:mm:ssXXX')),
+  -- Event time: the instant of created_at (null when the record is not valid).
+  `event_time` AS lakehouse_order(`payload`, {{ schema_checks | literal }}, {{ max_message_bytes | int }}).event_time,
 {%- else %}
   -- No declared schema: the broker's timestamp is the event time.
   `event_time` AS `kafka_timestamp`,
@@ -24,30 +24,20 @@ CREATE TEMPORARY TABLE kafka_source (
   'properties.group.id' = {{ group_id | literal }},
   'properties.auto.offset.reset' = 'earliest',
   'scan.startup.mode' = 'group-offsets',
-  'format' = 'raw',
-  'raw.charset' = 'UTF-8'
+  'format' = 'raw'
 );
 
--- Every record with the reason it cannot be used (null when it can).
+-- Every record with the reason it cannot be used (null when it can) and, for the orders schema, its fields.
+-- The function is called once per field read; it remembers the last payload, so each record is parsed once.
 CREATE TEMPORARY VIEW checked_source AS
-SELECT *,
+SELECT `payload`, `kafka_partition`, `kafka_offset`, `kafka_timestamp`, `event_time`,
 {%- if schema == 'orders' %}
-  CASE
-    WHEN NOT (`payload` IS JSON OBJECT) THEN 'malformed JSON'
-    {%- for field in ['event_id', 'order_id', 'status', 'amount', 'created_at'] %}
-    WHEN JSON_VALUE(`payload`, {{ ('$.' ~ field) | literal }}) IS NULL THEN {{ ('missing field ' ~ field) | literal }}
-    {%- endfor %}
-    {%- for field in ['event_id', 'order_id', 'status', 'created_at'] %}
-    WHEN JSON_QUERY(`payload`, {{ ('$.' ~ field) | literal }} WITH CONDITIONAL ARRAY WRAPPER) NOT LIKE '["%'
-      THEN {{ ('field ' ~ field ~ ' must be a string') | literal }}
-    {%- endfor %}
-    WHEN JSON_QUERY(`payload`, '$.amount' WITH CONDITIONAL ARRAY WRAPPER) LIKE '["%'
-      OR TRY_CAST(JSON_VALUE(`payload`, '$.amount') AS DOUBLE) IS NULL THEN 'field amount must be a number'
-    WHEN `event_time` IS NULL THEN 'field created_at must be an ISO-8601 timestamp'
-  END AS `reason`
-{%- elif format == 'json' %}
-  CASE WHEN NOT (`payload` IS JSON) THEN 'malformed JSON' END AS `reason`
+  c.o.reason AS `reason`, c.o.event_id AS `event_id`, c.o.order_id AS `order_id`,
+  c.o.customer_id AS `customer_id`, c.o.status AS `status`, c.o.amount AS `amount`, c.o.currency AS `currency`,
+  c.o.created_at AS `created_at`
+FROM (SELECT *, lakehouse_order(`payload`, {{ schema_checks | literal }}, {{ max_message_bytes | int }}) AS o
+      FROM kafka_source) AS c;
 {%- else %}
-  CAST(NULL AS STRING) AS `reason`
-{%- endif %}
+  lakehouse_payload_reason(`payload`, {{ format | literal }}, {{ max_message_bytes | int }}) AS `reason`
 FROM kafka_source;
+{%- endif %}

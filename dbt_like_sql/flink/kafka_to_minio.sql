@@ -37,7 +37,8 @@ CREATE TEMPORARY TABLE bronze_sink (
 
 -- Records that cannot be used: the raw payload, where it came from and why.
 CREATE TEMPORARY TABLE quarantine_sink (
-  `payload`         STRING,
+  `payload`         STRING,  -- the value as UTF-8 text (undecodable bytes replaced)
+  `payload_base64`  STRING,  -- the exact bytes
   `reason`          STRING,
   `kafka_partition` INT,
   `kafka_offset`    BIGINT,
@@ -54,15 +55,9 @@ EXECUTE STATEMENT SET BEGIN
 INSERT INTO bronze_sink
 SELECT
 {%- if schema == 'orders' %}
-  JSON_VALUE(`payload`, '$.event_id'),
-  JSON_VALUE(`payload`, '$.order_id'),
-  JSON_VALUE(`payload`, '$.customer_id'),
-  JSON_VALUE(`payload`, '$.status'),
-  CAST(JSON_VALUE(`payload`, '$.amount') AS DOUBLE),
-  JSON_VALUE(`payload`, '$.currency'),
-  JSON_VALUE(`payload`, '$.created_at'),
+  `event_id`, `order_id`, `customer_id`, `status`, `amount`, `currency`, `created_at`,
 {%- else %}
-  `payload`,
+  CAST(`payload` AS STRING),
 {%- endif %}
   `event_time`, `kafka_partition`, `kafka_offset`, `kafka_timestamp`,
   CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3)),
@@ -71,8 +66,8 @@ SELECT
 FROM checked_source
 WHERE `reason` IS NULL;
 INSERT INTO quarantine_sink
-SELECT `payload`, `reason`, `kafka_partition`, `kafka_offset`, `kafka_timestamp`,
-       CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3))
+SELECT CAST(`payload` AS STRING), lakehouse_base64(`payload`), `reason`,
+       `kafka_partition`, `kafka_offset`, `kafka_timestamp`, CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3))
 FROM checked_source
 WHERE `reason` IS NOT NULL;
 END;
