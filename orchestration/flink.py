@@ -64,8 +64,10 @@ def stop_flink_pipeline(context: OpExecutionContext, config: FlinkControlConfig,
 def resume_flink_pipeline(context: OpExecutionContext, config: FlinkControlConfig, flink: FlinkResource,
                           postgres: PostgresResource, object_store: ObjectStoreResource, kafka: KafkaResource) -> None:
     pipeline = _pipeline(config.pipeline)
-    done = resume(pipeline, config, clients(flink, postgres, object_store, kafka), context.log.info)
-    context.log_event(AssetMaterialization(pipeline.asset_key, metadata=submission_metadata(flink, done)))
+    bundle = clients(flink, postgres, object_store, kafka)
+    done = resume(pipeline, config, bundle, context.log.info)
+    context.log_event(AssetMaterialization(pipeline.asset_key, metadata=submission_metadata(flink, done,
+                                                                                            bundle.secrets())))
 
 
 @job(description="Stop a Flink pipeline with a savepoint (config: pipeline)", tags=CONTROL_TAGS)

@@ -1,4 +1,8 @@
-"""Thin clients for Flink's SQL Gateway REST API (submit SQL) and the JobManager REST API (watch jobs)."""
+"""Thin clients for Flink's SQL Gateway REST API (submit SQL) and the JobManager REST API (watch jobs).
+
+Flink's messages echo statements and options, so every text of Flink's that this module passes on (errors, root
+exceptions) goes through resources/redact.py first: a password in a statement never reaches Dagster's event log.
+"""
 from __future__ import annotations
 
 import re
@@ -7,6 +11,8 @@ from dataclasses import dataclass
 
 import requests
 from dagster import ConfigurableResource
+
+from resources.redact import redact
 
 
 class FlinkError(RuntimeError):
@@ -29,10 +35,10 @@ CONNECTOR_JARS = {
 
 
 def condensed(java_error: str) -> str:
-    """A Java error without its stack frames: the message and every 'Caused by' line."""
+    """A Java error without its stack frames (the message and every 'Caused by' line), passwords masked."""
     lines = [line for line in java_error.splitlines()
              if line.strip() and not line.startswith("\tat ") and not re.match(r"\s*\.\.\. \d+ more", line)]
-    return "\n".join(dict.fromkeys(lines))
+    return redact("\n".join(dict.fromkeys(lines)))
 
 
 def missing_jar_hint(message: str) -> str:
@@ -46,6 +52,15 @@ def missing_jar_hint(message: str) -> str:
     return (f"Flink has no '{name}' on its classpath: it needs {jar} of the Flink distribution. "
             "`lakehouse up --with flink` fetches the platform's jars from Maven Central (infra/flink/pom.xml); "
             "on another cluster add the jar and restart the JobManager, TaskManagers and SQL Gateway.")
+
+
+def pgpass_hint(message: str) -> str:
+    """How to fix a JDBC sink that could not log in to Postgres, or '' when `message` is not about that."""
+    if not re.search(r"no password was provided|password authentication failed", message):
+        return ""
+    return ("\nThe JDBC sink's Postgres driver reads the password from the TaskManagers' pgpass file (PGPASSFILE), "
+            "never from the SQL: `lakehouse up --with flink` writes it from PG_URL and the TaskManager reads it when "
+            "it starts (restart Flink after changing PG_URL); on another cluster give the TaskManagers a pgpass file.")
 
 
 @dataclass(frozen=True)
@@ -121,7 +136,7 @@ class FlinkResource(ConfigurableResource):
         info = self.exceptions(job_id)
         history = (info.get("exceptionHistory") or {}).get("entries") or []
         root = info.get("root-exception") or (history[0].get("stacktrace") if history else None)
-        return f"\nroot exception:\n{condensed(root)}" if root else ""
+        return f"\nroot exception:\n{condensed(root)}{pgpass_hint(root)}" if root else ""
 
     def job_metric(self, job_id: str, name: str) -> str | None:
         """One job-level metric (e.g. numRestarts), or None when Flink does not report it (yet)."""
@@ -193,7 +208,7 @@ class FlinkResource(ConfigurableResource):
             try:
                 page = self._call("GET", uri)
             except FlinkError as exc:
-                raise FlinkError(f"{exc}\n-- statement --\n{statement}") from None
+                raise FlinkError(f"{exc}\n-- statement --\n{redact(statement)}", status=exc.status) from None
             job_id = page.get("jobID") or job_id
             results = page.get("results") or {}
             columns = [c["name"] for c in results.get("columns", [])] or columns
@@ -204,7 +219,7 @@ class FlinkResource(ConfigurableResource):
             uri = f"{self.sql_gateway_url}{next_uri}" if next_uri else ""
             if page.get("resultType") == "NOT_READY":
                 if time.monotonic() > deadline:
-                    raise FlinkError(f"no result after {wait:.0f}s\n-- statement --\n{statement}")
+                    raise FlinkError(f"no result after {wait:.0f}s\n-- statement --\n{redact(statement)}")
                 time.sleep(0.2)
         return StatementResult(columns, rows, job_id)
 

@@ -1,10 +1,12 @@
 """The Flink cluster of the stack: a TaskManager with free slots, a SQL Gateway, a job writing to the object store."""
 from __future__ import annotations
 
+import stat
 import uuid
 
 import pytest
 
+from infra.stack.services.flink import Flink
 from resources.flink import FlinkError
 
 pytestmark = pytest.mark.flink
@@ -50,6 +52,34 @@ def test_rejected_sql_reports_flinks_message_and_the_statement(flink):
     finally:
         flink.close_session(session)
     assert "table_that_does_not_exist" in str(err.value)
+
+
+def test_flinks_messages_echo_a_rejected_statement_with_its_password_masked(flink):
+    secret = f"pw-{uuid.uuid4().hex}"
+    session = flink.open_session()
+    try:
+        flink.execute(session, f"""CREATE TEMPORARY TABLE pg (id BIGINT) WITH ('connector' = 'jdbc',
+            'url' = 'jdbc:postgresql://127.0.0.1:1/db?user=u&password={secret}', 'table-name' = 't',
+            'username' = 'u', 'password' = '{secret}', 'no.such.option' = '1')""")
+        flink.execute(session, "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen')")
+        with pytest.raises(FlinkError) as err:  # Flink repeats the table's options when it rejects it
+            flink.execute(session, "INSERT INTO pg SELECT id FROM gen")
+        with pytest.raises(FlinkError) as echoed:  # the statement itself comes back in the error
+            flink.execute(session, f"CREATE TEMPORARY TABLE bad (id BIGINT) WITH ('password' = '{secret}') oops")
+    finally:
+        flink.close_session(session)
+    for message in (str(err.value), str(echoed.value)):
+        assert secret not in message and "***" in message, message
+
+
+def test_flinks_configuration_and_pgpass_are_readable_by_the_stack_user_only(cfg, flink):
+    conf = Flink(cfg).conf_dir()
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o700, f"{conf} is {oct(conf.stat().st_mode)}"
+    for name in ("config.yaml", "pgpass"):
+        mode = stat.S_IMODE((conf / name).stat().st_mode)
+        assert mode == 0o600, f"{conf / name} is {oct(mode)}"
+    assert "s3.secret-key:" in (conf / "config.yaml").read_text()
+    assert (conf / "pgpass").read_text().count(":") >= 4
 
 
 def test_a_connector_flink_lacks_is_named_with_the_jar_to_add(flink):

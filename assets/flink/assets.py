@@ -11,6 +11,7 @@ from resources.flink import FlinkResource
 from resources.kafka import KafkaResource
 from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource
+from resources.redact import redact
 from resources.settings import setting
 
 DESCRIPTIONS = {
@@ -29,12 +30,14 @@ def clients(flink: FlinkResource, postgres: PostgresResource, object_store: Obje
     return PipelineClients(flink, postgres, object_store, kafka.bootstrap_servers)
 
 
-def submission_metadata(flink: FlinkResource, done: Submission) -> dict[str, object]:
-    """Materialization metadata of a submission: what was sent and Flink's figures of the job."""
+def submission_metadata(flink: FlinkResource, done: Submission, secrets: list[str]) -> dict[str, object]:
+    """Materialization metadata of a submission: what was sent (any password or `secrets` masked: Dagster keeps
+    and shows metadata) and Flink's figures of the job."""
+    sent = redact(";\n\n".join(done.statements), secrets)
     return {
         "already_running": done.already_running,
         "savepoint_restored": done.savepoint_path or "",
-        "statements": MetadataValue.md("```sql\n" + ";\n\n".join(done.statements) + ";\n```"),
+        "statements": MetadataValue.md("```sql\n" + sent + ";\n```"),
         **job_figures(flink, done.job_id),
     }
 
@@ -48,8 +51,9 @@ def build_flink_asset(pipeline: Pipeline) -> AssetsDefinition:
     def _flink_pipeline(context: AssetExecutionContext, config: FlinkPipelineConfig, flink: FlinkResource,
                         postgres: PostgresResource, object_store: ObjectStoreResource,
                         kafka: KafkaResource) -> MaterializeResult:
-        done = submit(pipeline, config, clients(flink, postgres, object_store, kafka), context.log.info)
-        return MaterializeResult(metadata=submission_metadata(flink, done))
+        bundle = clients(flink, postgres, object_store, kafka)
+        done = submit(pipeline, config, bundle, context.log.info)
+        return MaterializeResult(metadata=submission_metadata(flink, done, bundle.secrets()))
 
     return _flink_pipeline
 

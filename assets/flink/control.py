@@ -35,6 +35,10 @@ class PipelineClients:
     object_store: ObjectStoreResource
     bootstrap_servers: str
 
+    def secrets(self) -> list[str]:
+        """What must never be shown: PG_URL (its password) and the S3 secret key."""
+        return [self.postgres.url, self.object_store.secret_key]
+
 
 def _statements(pipeline: Pipeline, config: FlinkPipelineConfig, clients: PipelineClients) -> list[str]:
     return render(pipeline.name, sql_values(pipeline, config, clients.bootstrap_servers,
