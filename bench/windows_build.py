@@ -16,6 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from assets import lake_objects  # noqa: E402
+from assets.bronze.ledger import dataset  # noqa: E402
 from assets.models.project import build_order, load_models  # noqa: E402
 from assets.models.runner import ModelRunner  # noqa: E402
 from infra.stack.config import StackConfig  # noqa: E402
@@ -23,18 +25,22 @@ from infra.stack.sandbox import sandbox  # noqa: E402
 from resources import duckdb as lake_duckdb  # noqa: E402
 from resources.definitions import platform_resources  # noqa: E402
 from resources.object_store import ObjectStoreResource  # noqa: E402
+from resources.postgres import PostgresResource  # noqa: E402
 
 STATUSES = "['created', 'paid', 'shipped', 'cancelled']"
 
 
-def write_bronze(store: ObjectStoreResource, first: int, count: int, files: int, start_epoch: int) -> None:
-    """`count` events (10 per second of event time, a little disorder) as `files` bronze objects."""
+def write_bronze(store: ObjectStoreResource, postgres: PostgresResource, first: int, count: int, files: int,
+                 start_epoch: int) -> None:
+    """`count` events (10 per second of event time, a little disorder) as `files` bronze objects, registered
+    for the models as the bronze asset registers its objects."""
     con = lake_duckdb.connect(store)
+    written = []
     per_file = count // files
     for f in range(files):
         lo = first + f * per_file
         hi = first + count if f == files - 1 else lo + per_file
-        key = f"bronze/stream/orders/dt=2026-01-01/orders-p0-{lo}-{hi - 1}.jsonl.gz"
+        key = f"bronze/stream/orders/dt=2026-01-01/orders-p0-{lo}-{hi - 1}.jsonl.zst"
         con.execute(f"""
             COPY (
               SELECT 'e-' || i AS event_id, 'o-' || (i // 3) AS order_id, 'c-' || (i % 5000) AS customer_id,
@@ -47,8 +53,12 @@ def write_bronze(store: ObjectStoreResource, first: int, count: int, files: int,
                        'timestamp': strftime(to_timestamp({start_epoch} + i / 10), '%Y-%m-%dT%H:%M:%S.000Z'),
                        'key': 'o-' || (i // 3)}} AS _kafka
               FROM range({lo}, {hi}) t(i)
-            ) TO '{store.uri(key)}' (FORMAT json, COMPRESSION gzip)""")
+            ) TO '{store.uri(key)}' (FORMAT json, COMPRESSION zstd)""")
+        size = store.client().head_object(Bucket=store.bucket, Key=key)["ContentLength"]
+        written.append((key, hi - lo, size))
     con.close()
+    with postgres.connect() as conn, conn.cursor() as cur:
+        lake_objects.register(cur, dataset("bronze", "orders"), written)
 
 
 def run_models(runner: ModelRunner, models: dict) -> dict[str, float]:
@@ -74,7 +84,7 @@ def main() -> None:
         runner = ModelRunner(models, store, postgres)
         start_epoch = int(time.time()) - args.events // 10 - 3600
         t0 = time.monotonic()
-        write_bronze(store, 0, args.events, args.files, start_epoch)
+        write_bronze(store, postgres, 0, args.events, args.files, start_epoch)
         print(f"bronze: {args.events:,} events in {args.files} objects written in {time.monotonic() - t0:.1f}s")
 
         t0 = time.monotonic()
@@ -82,7 +92,7 @@ def main() -> None:
         total = time.monotonic() - t0
         print(f"full build from scratch: {total:.1f}s  (" + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + ")")
 
-        write_bronze(store, args.events, args.batch, 1, start_epoch)
+        write_bronze(store, postgres, args.events, args.batch, 1, start_epoch)
         t0 = time.monotonic()
         timings = run_models(runner, models)
         total = time.monotonic() - t0
