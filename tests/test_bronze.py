@@ -1,6 +1,8 @@
 """Kafka -> bronze through the real sensor, job and instance: every record landed or quarantined exactly once."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from confluent_kafka import Producer, TopicPartition
 from dagster import DagsterInstance
@@ -50,6 +52,21 @@ def test_every_record_lands_or_is_quarantined_exactly_once(harness):
     events = harness.instance.fetch_materializations(harness.asset.key, limit=100).records
     assert sum(e.asset_materialization.metadata["records_landed"].value for e in events) == len(landed)
     assert sum(e.asset_materialization.metadata["records_quarantined"].value for e in events) == len(quarantined)
+
+
+def test_a_batch_larger_than_a_compression_chunk_reads_back_exactly(harness):
+    # one run, three partitions and quarantined records: several objects each get more than the writer's
+    # chunk (FLUSH_BYTES) of lines, so their compressed frames are written interleaved
+    harness.settings(max_records=10_000)
+    report = _produce(harness, 3000, bad_fraction=0.05)
+    assert len(harness.drain()) == 1
+    ids = {(p, o): event_id for p, o, kind, event_id in report.records if kind not in BAD_KINDS}
+    landed = {(line["_kafka"]["partition"], line["_kafka"]["offset"]): line
+              for lines in harness.objects("stream").values() for line in lines}
+    assert {k: line["event_id"] for k, line in landed.items()} == ids
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["_kafka"]["timestamp"])
+               for line in landed.values())
+    assert len(harness.offsets("quarantine")) == len(report.records) - len(ids)
 
 
 def test_quiet_topic_requests_nothing_and_reexecution_changes_no_object(harness):

@@ -48,16 +48,16 @@ class ObjectWriter:
     topic_id: str = ""  # Kafka's topic id: a re-created topic's objects never collide with the old topic's
     groups: dict[tuple[str, int, str], _Group] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self._compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-
     def add(self, layer: str, partition: int, dt: str, offset: int, line: bytes) -> None:
         """Append one JSON line (ending in a newline) to its group (groups are written in offset order)."""
         key = (layer, partition, dt)
         group = self.groups.get(key)
         if group is None:
+            # a compressor of its own: compressobj()s of one ZstdCompressor share its context, so groups
+            # flushed in turn would interleave their frames (matches pointing at another object's bytes)
+            compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
             group = self.groups[key] = _Group(tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY),
-                                              self._compressor.compressobj(), offset)
+                                              compressor.compressobj(), offset)
         group.pending.append(line)
         group.pending_bytes += len(line)
         if group.pending_bytes >= FLUSH_BYTES:
