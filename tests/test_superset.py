@@ -5,8 +5,11 @@ sandbox database the real models filled, so the dev dashboard and de_db are left
 afterwards."""
 from __future__ import annotations
 
+import random
+import re
 import shutil
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -22,7 +25,8 @@ from infra.stack.config import REPO_ROOT
 from infra.stack.sandbox import sandbox
 from resources.settings import setting
 from resources.superset import SupersetClient, SupersetError, SupersetResource
-from tests.test_models import Lake, _event
+from tests.support.lake import Lake
+from tests.support.lake import order_event as _event
 
 pytestmark = pytest.mark.superset
 KINDS = ("database", "dataset", "chart", "dashboard")
@@ -38,13 +42,29 @@ def superset(resources: dict, cfg) -> SupersetResource:
     return resources["superset"]
 
 
+def _orders(now: datetime) -> dict[datetime, list[dict]]:
+    """Orders over the 50 minutes before `now`, 4 to 14 a minute with amounts of 5 to 500, grouped by the time
+    bronze landed them: in micro-batches every 30 s, 15 to 55 s after they happened (so before `now`)."""
+    rng, batches, serial = random.Random(14), defaultdict(list), 0
+    start = now.replace(second=0, microsecond=0) - timedelta(minutes=51)
+    for minute in range(50):
+        for _ in range(4 + (minute * 7) % 11):
+            at = start + timedelta(minutes=minute, seconds=rng.uniform(0, 59))
+            landed = at + timedelta(seconds=15 + 10 * (serial % 5))
+            landed = landed.replace(second=landed.second // 30 * 30, microsecond=0)
+            batches[landed].append(_event(f"o-{serial}", STATUSES[serial % 4], at,
+                                                    amount=round(rng.uniform(5, 500), 2)))
+            serial += 1
+    return batches
+
+
 @pytest.fixture(scope="module")
 def sandboxed(resources: dict, cfg):
     """A sandbox database filled by the real models: orders over the last 50 minutes, then 25 late events."""
     with sandbox(cfg, resources["object_store"], resources["postgres"], prefix="test_superset") as (store, postgres):
         lake, now = Lake(store, postgres), datetime.now(timezone.utc)  # not test_models.NOW: set at collection
-        lake.land([_event(f"o-{i}", STATUSES[i % 4], now - timedelta(minutes=50) + timedelta(seconds=37 * i),
-                          amount=10 + i % 7) for i in range(80)], processed_at=now)
+        for processed_at, events in sorted(_orders(now).items()):
+            lake.land(events, processed_at=processed_at)
         lake.run_all()
         lake.land([_event(f"late-{i}", "paid", now - timedelta(minutes=55, seconds=i)) for i in range(25)],
                   processed_at=now)
@@ -87,7 +107,7 @@ def test_provisioning_twice_creates_nothing_twice(provisioned):
     assert len(first.created) == 1 + len(spec.DATASETS) + len(spec.CHARTS) + 1, first.created
     before = _counts(client)
     again = provision(client, sandboxed.url, target)
-    assert again.created == []
+    assert again.created == [] and again.detached == []
     assert (again.database, again.datasets, again.charts, again.dashboard) == \
            (first.database, first.datasets, first.charts, first.dashboard)
     assert _counts(client) == before
@@ -106,21 +126,24 @@ def _ms(value: object) -> object:
 
 
 # Chart name -> the SQL that answers the same question over [%(start)s, %(end)s), straight from Postgres.
+def _per_minute(column: str, table: str) -> str:
+    return (f"SELECT window_start, sum({column}) FROM app.{table} "
+            "WHERE window_start >= %(start)s AND window_start < %(end)s GROUP BY 1 ORDER BY 1")
+
+
 EXPECTED = {
-    "Orders and revenue per minute (event time)":
-        "SELECT window_start, sum(orders), sum(revenue) FROM app.orders_per_minute "
-        "WHERE window_start >= %(start)s AND window_start < %(end)s GROUP BY 1 ORDER BY 1",
-    "Orders and revenue per minute (processing time)":
-        "SELECT window_start, sum(orders), sum(revenue) FROM app.orders_per_minute_processing "
-        "WHERE window_start >= %(start)s AND window_start < %(end)s GROUP BY 1 ORDER BY 1",
+    "Orders per minute (event time)": _per_minute("orders", "orders_per_minute"),
+    "Orders per minute (processing time)": _per_minute("orders", "orders_per_minute_processing"),
+    "Revenue per minute (event time)": _per_minute("revenue", "orders_per_minute"),
+    "Revenue per minute (processing time)": _per_minute("revenue", "orders_per_minute_processing"),
     "Orders by status, last hour":
         "SELECT status, count(*) FROM app.orders_recent WHERE created_at >= %(start)s AND created_at < %(end)s "
         "GROUP BY 1 ORDER BY 2 DESC, 1",
     "Revenue, last 15 minutes":
         "SELECT sum(amount) FROM app.orders WHERE created_at >= %(start)s AND created_at < %(end)s",
     "Latest late events":
-        "SELECT event_id, order_id, created_at, window_start, watermark, lateness_seconds, processed_at "
-        "FROM app.late_events ORDER BY processed_at DESC, event_id DESC LIMIT 20",
+        "SELECT order_id, created_at, window_start, watermark, lateness_seconds, processed_at "
+        "FROM app.late_events ORDER BY processed_at DESC, event_id DESC LIMIT 200",
 }
 
 
@@ -141,8 +164,37 @@ def test_every_chart_returns_what_postgres_returns_for_the_same_window(provision
     # The sandbox data reaches every chart: no chart passes by being empty.
     sizes = {name: client.request("GET", f"chart/{i}/data/")["result"][0]["rowcount"]
              for name, i in done.charts.items()}
-    assert sizes["Latest late events"] == 20 and sizes["Orders by status, last hour"] == 4, sizes
+    assert sizes["Latest late events"] == 25 and sizes["Orders by status, last hour"] == 4, sizes
     assert min(sizes.values()) >= 1, sizes
+    # Processing time is a clock of its own: the micro-batches spread over the hour, not one window.
+    assert sizes["Orders per minute (processing time)"] >= 40, sizes
+
+
+def test_counts_and_money_never_share_an_axis_and_every_axis_names_its_unit():
+    for chart in spec.CHARTS:
+        if chart.x_axis:
+            assert len(chart.metrics) == 1, f"{chart.name}: one measure per chart, so each gets its own scale"
+            assert chart.options["y_axis_title"], chart.name
+            unit = "orders / min" if chart.metrics[0] is spec.ORDERS else spec.REVENUE_UNIT
+            assert chart.options["y_axis_title"] == unit, chart.name
+
+
+def test_a_chart_the_spec_does_not_name_is_taken_off_the_dashboard(provisioned):
+    client, done, target, sandboxed = provisioned
+    stray = client.request("POST", "chart/", json={
+        "slice_name": f"stray {uuid.uuid4().hex[:6]}", "viz_type": "table", "datasource_type": "table",
+        "datasource_id": done.datasets["orders"], "dashboards": [done.dashboard]})["id"]
+
+    def on_dashboard() -> set[int]:
+        return {c["id"] for c in client.request("GET", f"dashboard/{done.dashboard}/charts")["result"]}
+
+    try:
+        assert stray in on_dashboard()
+        again = provision(client, sandboxed.url, target)
+        assert stray not in on_dashboard() and on_dashboard() == set(done.charts.values())
+        assert len(again.detached) == 1 and again.detached[0].startswith("stray"), again.detached
+    finally:
+        client.request("DELETE", f"chart/{stray}")
 
 
 def test_a_missing_table_names_the_model_that_creates_it(superset, resources, cfg):
@@ -153,8 +205,10 @@ def test_a_missing_table_names_the_model_that_creates_it(superset, resources, cf
             provision(client, empty.url, target)
     database = client.find("database", {"database_name": target.database_name})
     _delete(client, Provisioned(database=database[0]["id"]))
-    assert "table app.orders_per_minute does not exist yet" in str(error.value)
-    assert "created by the model app_orders_per_minute" in str(error.value)
+    missing = re.findall(r"table app\.(\w+) does not exist yet", str(error.value))
+    assert missing, error.value
+    for table in missing:
+        assert f"created by the model {spec.DATASETS[table]}" in str(error.value)
 
 
 def test_bad_credentials_and_unreachable_superset_say_so(superset):
@@ -199,7 +253,7 @@ def browser():
                     "(infra/setup.sh does it)")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--window-size=1600,1100",
+    for argument in ("--headless=new", "--no-sandbox", "--window-size=1600,1400",
                      "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
         options.add_argument(argument)
     session = webdriver.Chrome(service=Service(driver), options=options)

@@ -33,6 +33,7 @@ def dashboard_asset() -> AssetsDefinition:
             "ids": MetadataValue.json({"database": done.database, "datasets": done.datasets, "charts": done.charts,
                                        "dashboard": done.dashboard}),
             "created": MetadataValue.json(done.created),
+            "detached": MetadataValue.json(done.detached),
         })
 
     return superset_dashboard

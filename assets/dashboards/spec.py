@@ -33,6 +33,19 @@ REVENUE = total("revenue", "revenue")
 ORDER_COUNT = {"expressionType": "SQL", "sqlExpression": "COUNT(*)", "label": "orders"}
 ORDER_REVENUE = total("amount", "revenue")
 
+# The generator's amounts come in VND, USD and EUR and the models sum them as they are: there is no one currency to
+# name, so the unit says what the number is.
+REVENUE_UNIT = "amount / min (VND+USD+EUR)"
+
+
+def per_minute(unit: str, clock: str, number_format: str, kind: str = "line") -> dict:
+    """Presentation of a one-metric time series: its unit on the y axis, the clock it is bucketed by on the x axis
+    (times in UTC), no legend (the title names the one series)."""
+    return {"y_axis_title": unit, "y_axis_title_position": "Left", "y_axis_title_margin": 50,
+            "y_axis_format": number_format, "x_axis_title": f"{clock}, 1-minute windows (UTC)",
+            "x_axis_title_margin": 30, "x_axis_time_format": "%H:%M", "show_legend": False, "rich_tooltip": True,
+            "markerEnabled": kind == "line", "markerSize": 4, "truncateYAxis": False, "seriesType": kind}
+
 
 @dataclass(frozen=True)
 class Chart:
@@ -43,6 +56,7 @@ class Chart:
     viz_type: str
     row: int
     width: int
+    height: int = 50  # in the dashboard grid's units of 8 px
     metrics: tuple[dict, ...] = ()
     x_axis: str | None = None  # time-series charts: the time column, bucketed by minute
     groupby: tuple[str, ...] = ()
@@ -82,7 +96,10 @@ class Chart:
         else:
             columns = list(self.groupby or self.columns)
             orderby = [list(o) for o in self.orderby]
-        return {"columns": columns, "metrics": list(self.metrics), "orderby": orderby, "filters": self.filters(),
+        # No metrics at all (None, not []) makes a raw-records query, as the browser's own for query_mode "raw";
+        # [] would GROUP BY the columns.
+        metrics = None if self.columns else list(self.metrics)
+        return {"columns": columns, "metrics": metrics, "orderby": orderby, "filters": self.filters(),
                 "row_limit": self.row_limit, "extras": {"having": "", "where": ""}}
 
     def query_context(self, dataset_id: int) -> dict:
@@ -91,24 +108,41 @@ class Chart:
                 "form_data": self.form_data(dataset_id), "result_format": "json", "result_type": "full"}
 
 
+def _per_minute_chart(name: str, table: str, metric: dict, row: int, unit: str, clock: str, number_format: str,
+                      kind: str) -> Chart:
+    return Chart(name, table, f"echarts_timeseries_{kind}", row=row, width=6, height=40, metrics=(metric,),
+                 x_axis="window_start", time_column="window_start", time_range=LAST_HOUR,
+                 options=per_minute(unit, clock, number_format, kind))
+
+
+# Counts and money never share an axis: one chart per measure, event time beside processing time.
 CHARTS: tuple[Chart, ...] = (
-    Chart("Orders and revenue per minute (event time)", "orders_per_minute", "echarts_timeseries_line", row=0,
-          width=6, metrics=(ORDERS, REVENUE), x_axis="window_start", time_column="window_start",
-          time_range=LAST_HOUR, options={"show_legend": True, "rich_tooltip": True, "markerEnabled": True}),
-    Chart("Orders and revenue per minute (processing time)", "orders_per_minute_processing",
-          "echarts_timeseries_line", row=0, width=6, metrics=(ORDERS, REVENUE), x_axis="window_start",
-          time_column="window_start", time_range=LAST_HOUR,
-          options={"show_legend": True, "rich_tooltip": True, "markerEnabled": True}),
-    Chart("Orders by status, last hour", "orders_recent", "pie", row=1, width=4, metrics=(ORDER_COUNT,),
+    _per_minute_chart("Orders per minute (event time)", "orders_per_minute", ORDERS, 0, "orders / min",
+                      "event time", ",d", "bar"),
+    _per_minute_chart("Orders per minute (processing time)", "orders_per_minute_processing", ORDERS, 0,
+                      "orders / min", "processing time", ",d", "bar"),
+    _per_minute_chart("Revenue per minute (event time)", "orders_per_minute", REVENUE, 1, REVENUE_UNIT,
+                      "event time", ",.0f", "line"),
+    _per_minute_chart("Revenue per minute (processing time)", "orders_per_minute_processing", REVENUE, 1,
+                      REVENUE_UNIT, "processing time", ",.0f", "line"),
+    Chart("Orders by status, last hour", "orders_recent", "pie", row=2, width=4, height=45, metrics=(ORDER_COUNT,),
           groupby=("status",), time_column="created_at", time_range=LAST_HOUR, orderby=((ORDER_COUNT, False),),
-          options={"show_labels": True, "label_type": "key_value", "show_legend": True, "sort_by_metric": True}),
-    Chart("Revenue, last 15 minutes", "orders", "big_number_total", row=1, width=3, metrics=(ORDER_REVENUE,),
-          time_column="created_at", time_range=LAST_15_MINUTES,
-          options={"subheader": "sum of amount, orders created in the last 15 minutes"}),
-    Chart("Latest late events", "late_events", "table", row=1, width=5,
-          columns=("event_id", "order_id", "created_at", "window_start", "watermark", "lateness_seconds",
-                   "processed_at"),
-          orderby=(("processed_at", False), ("event_id", False)), row_limit=20),
+          options={"show_labels": True, "label_type": "key_value", "show_legend": True, "sort_by_metric": True,
+                   "number_format": ",d"}),
+    Chart("Revenue, last 15 minutes", "orders", "big_number_total", row=2, width=3, height=45,
+          metrics=(ORDER_REVENUE,), time_column="created_at", time_range=LAST_15_MINUTES,
+          options={"subtitle": "sum of amount (VND+USD+EUR)",
+                   "subtitle_font_size": 0.15, "y_axis_format": ",.2f", "header_font_size": 0.3}),
+    Chart("Latest late events", "late_events", "table", row=2, width=5, height=45,
+          columns=("order_id", "created_at", "window_start", "watermark", "lateness_seconds", "processed_at"),
+          orderby=(("processed_at", False), ("event_id", False)), row_limit=200,
+          options={"table_timestamp_format": "%H:%M:%S", "show_cell_bars": False, "column_config": {
+              "order_id": {"customColumnName": "order"},
+              "created_at": {"customColumnName": "event time"},
+              "window_start": {"customColumnName": "its window"},
+              "watermark": {"customColumnName": "watermark then"},
+              "lateness_seconds": {"customColumnName": "late by (s)", "d3NumberFormat": ",.1f"},
+              "processed_at": {"customColumnName": "processed"}}}),
 )
 
 
@@ -129,7 +163,7 @@ def layout(chart_ids: dict[str, int]) -> dict:
         position[f"ROW-{chart.row}"]["children"].append(key)
         position[key] = {"type": "CHART", "id": key, "children": [],
                          "parents": ["ROOT_ID", "GRID_ID", f"ROW-{chart.row}"],
-                         "meta": {"chartId": chart_ids[chart.name], "width": chart.width, "height": 50,
+                         "meta": {"chartId": chart_ids[chart.name], "width": chart.width, "height": chart.height,
                                   "sliceName": chart.name}}
     return position
 
