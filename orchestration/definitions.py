@@ -61,3 +61,8 @@ defs = Definitions(
 from orchestration.cdc import cdc_definitions  # noqa: E402
 
 defs = Definitions.merge(defs, cdc_definitions())
+
+# The platform's upkeep (docs/operations.md): housekeeping, failure alerts, freshness checks; merged in here.
+from orchestration.operations import operations_defs  # noqa: E402
+
+defs = Definitions.merge(defs, operations_defs(defs))
