@@ -1,0 +1,222 @@
+"""Benchmark of issue 11, every figure through the real path, side by side with its peer, as one table.
+
+    .venv/bin/python bench/realtime.py [--markers 20] [--backlog 1000000] [--skip latency,throughput,small]
+
+On the running stack (`lakehouse up --with superset`), with `dagster dev` started by this script on a private
+Dagster instance (tests/support/dagster_dev.py: webserver, daemon, code server and run workers as real
+processes; the queue and monitoring settings of infra/dagster/dagster.yaml):
+- event → dashboard: marker orders produced to `orders`; each is timed until Superset's chart data API
+  (the dashboard chart "Orders by status, last hour", its own saved query) counts it — on a quiet machine, then
+  with the generator writing 1,000 events/s;
+- bronze throughput: a backlog of `--backlog` events on a fresh 3-partition topic, landed by the sensor and
+  the run launcher under `dagster dev` (a second instance whose BRONZE_TOPICS is that topic alone), timed from
+  the first run's creation to the last offset in bronze's ledger, beside `kcat -C -e` on the same backlog;
+  the peak memory of a run worker;
+- a bronze run for a handful of records, created → success.
+The 10 M-event model build is `bench/windows_build.py`; Flink's figure is `bench/flink_vs_bronze.py`.
+Prints figures; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka.admin import NewTopic  # noqa: E402
+
+from assets.bronze.ranges import read_topic_id, read_watermarks  # noqa: E402
+from assets.dashboards import spec  # noqa: E402
+from assets.dashboards.provision import provision  # noqa: E402
+from infra.generator import GeneratorSpec, produce  # noqa: E402
+from infra.stack.config import REPO_ROOT, StackConfig  # noqa: E402
+from resources.definitions import platform_resources  # noqa: E402
+from tests.support.dagster_dev import DagsterDev, throwaway_database  # noqa: E402
+
+CHART = "Orders by status, last hour"
+PREVIOUS = {"latency": "79 s (one event, quiet), 171–549 s under load", "bronze": "108,183 rec/s in-process; "
+            "10 runs of a backlog: minutes", "small": "7–12 s"}
+
+
+def _resources() -> dict:
+    return {name: r.process_config_and_initialize() for name, r in platform_resources().items()}
+
+
+def _dagster(cfg: StackConfig, pg_url: str, home: str, env: dict[str, str] | None = None) -> DagsterDev:
+    return DagsterDev(Path(home), pg_url, "orchestration.definitions", env=env).start()
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) by nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+
+
+def latency(resources: dict, markers: int, spacing: float, timeout: float = 300) -> list[float]:
+    """Seconds from producing each marker order to Superset's chart data counting it."""
+    client = resources["superset"].client()
+    dataset = client.find("dataset", {"table_name": "orders_recent", "schema": spec.SCHEMA})[0]["id"]
+    chart = client.find("chart", {"slice_name": CHART, "datasource_id": dataset})[0]
+    context = json.loads(client.request("GET", f"chart/{chart['id']}")["result"]["query_context"])
+    producer = Producer({"bootstrap.servers": resources["kafka"].bootstrap_servers})
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    next_send, deadline = time.monotonic(), time.monotonic() + timeout
+    while len(seen) < markers and time.monotonic() < deadline:
+        if len(sent) < markers and time.monotonic() >= next_send:
+            order_id = f"latency-{uuid.uuid4().hex[:12]}"
+            event = {"event_id": str(uuid.uuid4()), "order_id": order_id, "customer_id": "bench", "status": "created",
+                     "amount": 0.01, "currency": "VND",
+                     "created_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
+            producer.produce("orders", key=order_id.encode(), value=json.dumps(event).encode())
+            producer.flush(10)
+            sent[order_id], next_send = time.monotonic(), time.monotonic() + spacing
+        for order_id in [o for o in sent if o not in seen]:
+            query = dict(context["queries"][0])
+            query["filters"] = [*query["filters"], {"col": "order_id", "op": "==", "val": order_id}]
+            if client.request("POST", "chart/data", json={**context, "queries": [query]})["result"][0]["data"]:
+                seen[order_id] = time.monotonic() - sent[order_id]
+        time.sleep(1.0)
+    return list(seen.values())
+
+
+def latency_figures(cfg: StackConfig, resources: dict, markers: int) -> list[tuple]:
+    """Event → dashboard, quiet and at 1,000 events/s, under dagster dev."""
+    rows = []
+    provision(resources["superset"].client(), resources["superset"].database_uri)  # the charts exist
+    with throwaway_database(cfg, "bench_dagster") as pg_url:
+        dagster = _dagster(cfg, pg_url, f"/tmp/bench-realtime-{uuid.uuid4().hex[:6]}")
+        try:
+            time.sleep(20)  # the sensors' first ticks catch up with what the topic already holds
+            quiet = latency(resources, markers, spacing=3)
+            rows.append(("event → dashboard, quiet: p50 / p95", _p(quiet, markers), "≤ 15 s (p95)",
+                         PREVIOUS["latency"]))
+            generator = subprocess.Popen([str(REPO_ROOT / ".venv" / "bin" / "lakehouse"), "produce", "--topic",
+                                          "orders", "--rate", "1000", "--forever"], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+            try:
+                time.sleep(20)
+                loaded = latency(resources, markers, spacing=3)
+            finally:
+                generator.terminate()
+                generator.wait(30)
+            rows.append(("event → dashboard, generator at 1,000/s: p50 / p95", _p(loaded, markers), "≤ 30 s (p95)",
+                         PREVIOUS["latency"]))
+        finally:
+            dagster.stop()
+    return rows
+
+
+def _p(values: list[float], wanted: int) -> str:
+    if not values:
+        return f"none of {wanted} seen"
+    text = f"{statistics.median(values):.1f} s / {percentile(values, 0.95):.1f} s"
+    return text if len(values) == wanted else f"{text} ({len(values)}/{wanted} seen)"
+
+
+def throughput_figures(cfg: StackConfig, resources: dict, backlog: int) -> list[tuple]:
+    """Bronze records/s under dagster dev from a backlog, beside kcat; a small run's duration."""
+    kafka = resources["kafka"]
+    topic = f"bench-realtime-{uuid.uuid4().hex[:8]}"
+    admin = kafka.admin()
+    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(30)
+    try:
+        assert not produce(GeneratorSpec(topic=topic, count=backlog, rate=0, seed=5), kafka.bootstrap_servers).failed
+        t0 = time.monotonic()
+        subprocess.run(["kcat", "-C", "-b", kafka.bootstrap_servers, "-t", topic, "-e", "-q", "-o", "beginning"],
+                       stdout=subprocess.DEVNULL, check=True)
+        kcat = backlog / (time.monotonic() - t0)
+        topic_id = read_topic_id(kafka, topic)
+        high = {p: wm.high for p, wm in read_watermarks(kafka, topic).items()}
+        env = {"BRONZE_TOPICS": f"{topic}:json:orders", "BRONZE_MAX_RECORDS": str(-(-backlog // 3)),
+               "BRONZE_MAX_BYTES": str(512 * 1024 * 1024)}
+        with throwaway_database(cfg, "bench_dagster") as pg_url:
+            dagster = DagsterDev(Path(f"/tmp/bench-realtime-{uuid.uuid4().hex[:6]}"), pg_url,
+                                 "orchestration.definitions", env=env)
+            peak = 0
+            try:
+                dagster.start()
+                while not _landed(resources, topic_id, high):
+                    peak = max(peak, _worker_rss_mb(dagster))
+                    time.sleep(0.5)
+                done = time.time()
+                runs = dagster.runs(job=f"bronze_{topic.replace('-', '_')}")
+                first = min(r.created for r in runs)
+                rate = backlog / (done - first)
+                small = _small_run(dagster, kafka, topic, topic_id)
+            finally:
+                dagster.stop()
+        return [
+            (f"bronze, {backlog:,}-event backlog through sensors + run launcher", f"{rate:,.0f} rec/s "
+             f"({len(runs)} runs; kcat ratio {rate / kcat:.2f})", "≥ 250,000 rec/s", PREVIOUS["bronze"]),
+            ("kcat -C -e, same backlog", f"{kcat:,.0f} rec/s", "peer", ""),
+            ("peak memory of a run worker", f"{peak:.0f} MB", "≤ 512 MB", "279 MB"),
+            ("bronze run, a handful of records: created → success", small, "≤ 2 s", PREVIOUS["small"]),
+        ]
+    finally:
+        admin.delete_topics([topic])
+
+
+def _landed(resources: dict, topic_id: str, high: dict[int, int]) -> bool:
+    with resources["postgres"].connect() as conn:
+        rows = dict(conn.execute("SELECT partition, landed_to FROM lakehouse_state.bronze_partitions "
+                                 "WHERE topic_id = %s", [topic_id]).fetchall())
+    return all(rows.get(p, -1) >= h for p, h in high.items())
+
+
+def _worker_rss_mb(dagster: DagsterDev) -> float:
+    """The largest resident memory among the run workers (spawned processes) of this dagster dev."""
+    peak = 0.0
+    for pid in dagster.processes():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"spawn_main" not in cmdline:
+                continue
+            rss = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmRSS"))
+            peak = max(peak, int(rss.split()[1]) / 1024)
+        except (OSError, StopIteration):
+            continue
+    return peak
+
+
+def _small_run(dagster: DagsterDev, kafka, topic: str, topic_id: str) -> str:
+    """Five records; the duration of the run that lands them, from its creation to its success."""
+    before = {r.run_id for r in dagster.runs()}
+    assert not produce(GeneratorSpec(topic=topic, count=5, rate=0, seed=9), kafka.bootstrap_servers).failed
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        new = [r for r in dagster.runs() if r.run_id not in before and r.status in ("SUCCESS", "FAILURE")]
+        if new:
+            run = new[0]
+            return f"{run.ended - run.created:.1f} s ({run.status}; started {run.started - run.created:.1f} s after)"
+        time.sleep(0.5)
+    return "no run within 120 s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--markers", type=int, default=20)
+    parser.add_argument("--backlog", type=int, default=1_000_000)
+    parser.add_argument("--skip", default="", help="comma-separated: latency, throughput")
+    args = parser.parse_args()
+    cfg, resources = StackConfig.from_env(), _resources()
+    rows: list[tuple] = []
+    if "throughput" not in args.skip:
+        rows += throughput_figures(cfg, resources, args.backlog)
+    if "latency" not in args.skip:
+        rows += latency_figures(cfg, resources, args.markers)
+    print("| figure | now | target | before (issue 11) |\n|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
