@@ -14,12 +14,13 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 import msgspec
-import orjson
+from msgspec import UNSET
 
 from assets.bronze.schemas import SCHEMALESS, SCHEMAS, event_time
 from assets.bronze.topics import TopicSpec
 
 RESERVED = ("processed_at", "_kafka")
+_json = msgspec.json.encode  # a few times cheaper per call than orjson.dumps for one short string
 MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: a later Kafka timestamp cannot be rendered
 # DuckDB's read_json refuses a line longer than its maximum_object_size (16 MiB): leave room for what bronze adds.
 MAX_LINE_BYTES = 16 * 1024 * 1024 - 64 * 1024
@@ -68,6 +69,10 @@ def _second(epoch_seconds: int) -> tuple[bytes, str]:
     return b'"' + text.encode() + b".", text[:10]
 
 
+class _Members(list):
+    """A JSON object's members in order, duplicates kept (json.loads' object_pairs_hook)."""
+
+
 def _has_nul(node) -> bool:
     """Whether a NUL character is in any string of a decoded JSON value (pairs kept as lists of tuples)."""
     stack = [node]
@@ -90,82 +95,94 @@ class Transform:
         self.schema = SCHEMAS[spec.schema] if spec.schema else SCHEMALESS
         self.decode = msgspec.json.Decoder(self.schema.struct).decode
         self.columns = self.schema.columns
-        self.quoted_columns = tuple(orjson.dumps(c) for c in self.columns)
+        self.quoted_columns = tuple(_json(c) for c in self.columns)
+        self.event_field = self.schema.event_time
         self.limit = min(max_message_bytes, MAX_LINE_BYTES)
         self.processed_date = processed_at[:10]
-        self.processed = b'"processed_at":' + orjson.dumps(processed_at)
-        self.tail = self.processed + b',"_kafka":'
-        self.meta_head = b'{"topic":' + orjson.dumps(spec.topic) + b',"partition":'
+        self.processed = b'"processed_at":' + _json(processed_at)
+        # the line after the payload's members: %-formatted with partition, offset, timestamp and key
+        self.tail = (self.processed + b',"_kafka":{"topic":' + _json(spec.topic)).replace(b"%", b"%%") + (
+            b',"partition":%d,"offset":%d,"timestamp":%b,"key":%b}}\n')
+        self.next_tail = b"," + self.tail  # after the last member of a non-empty object
 
     def __call__(self, partition: int, offset: int, timestamp_ms: int | None, key: bytes | None,
                  value: bytes | None) -> tuple[str, bytes, datetime | None, str | None]:
         """(date, line, event time, None) for bronze, or (date, quarantine line, None, reason).
 
-        The date (of the Kafka timestamp, else of processed_at) names the object the line goes to."""
+        The date (of the Kafka timestamp, else of processed_at) names the object the line goes to. One
+        function, no helper calls on the way of a valid record: this runs for every record."""
         if timestamp_ms is None or not 0 <= timestamp_ms <= MAX_TIMESTAMP_MS:
-            timestamp, date = b"null", self.processed_date
+            stamp, date = b"null", self.processed_date
         else:
             seconds, millis = divmod(timestamp_ms, 1000)
             prefix, date = _second(seconds)
-            timestamp = b'%s%03dZ"' % (prefix, millis)
+            stamp = b'%b%03dZ"' % (prefix, millis)
         if key is None:
             key_json = b"null"
         else:
             try:
-                key_json = orjson.dumps(key.decode())
+                key_json = _json(key.decode())
             except UnicodeDecodeError:
                 key_json = b'null,"key_base64":"' + base64.b64encode(key) + b'"'
-        meta = self.meta_head + b'%d,"offset":%d,"timestamp":%s,"key":%s}' % (partition, offset, timestamp, key_json)
 
-        reason, when, body = self._check(value)
-        if reason is not None:
-            line = (b'{"_kafka":' + meta + b',"reason":' + orjson.dumps(reason) + b',"raw_base64":"'
-                    + base64.b64encode(value or b"") + b'",' + self.processed + b"}\n")
-            return date, line, None, reason
-        return date, body + self.tail + meta + b"}\n", when, None
-
-    def _check(self, value: bytes | None) -> tuple[str | None, datetime | None, bytes]:
-        """(None, event time, the line's opening up to where bronze's fields go) or (reason, None, b"")."""
         if value is None:
-            return "empty value (tombstone)", None, b""
+            return self._quarantine(date, partition, offset, stamp, key_json, b"", "empty value (tombstone)")
         if len(value) > self.limit:
-            return f"oversized: {len(value)} bytes > {self.limit}", None, b""
+            return self._quarantine(date, partition, offset, stamp, key_json, value,
+                                    f"oversized: {len(value)} bytes > {self.limit}")
         if not value.isascii():
             try:
                 value.decode()
             except UnicodeDecodeError as exc:
-                return f"value is not UTF-8 text ({exc.reason} at byte {exc.start})", None, b""
+                return self._quarantine(date, partition, offset, stamp, key_json, value,
+                                        f"value is not UTF-8 text ({exc.reason} at byte {exc.start})")
         if self.text:
             if b"\x00" in value:
-                return "NUL character: the line holds \\u0000, which Postgres text cannot store", None, b""
-            return None, None, b'{"value":' + orjson.dumps(value.decode().rstrip("\r\n")) + b","
+                return self._quarantine(date, partition, offset, stamp, key_json, value,
+                                        "NUL character: the line holds \\u0000, which Postgres text cannot store")
+            body = b'{"value":' + _json(value.decode().rstrip("\r\n"))
+            return date, body + self.next_tail % (partition, offset, stamp, key_json), None, None
         try:
             payload = self.decode(value)
-        except msgspec.ValidationError as exc:
-            return self._explain(value, str(exc)), None, b""
-        except msgspec.DecodeError as exc:
-            return f"malformed JSON: {exc}", None, b""
-        if payload.processed_at is not msgspec.UNSET or payload.kafka is not msgspec.UNSET:
-            used = [n for n, v in zip(RESERVED, (payload.processed_at, payload.kafka)) if v is not msgspec.UNSET]
-            return f"payload uses reserved field(s) {used}", None, b""
-        if b"\\u" in value or (self.quoted_columns and max(map(value.count, self.quoted_columns)) > 1):
+        except msgspec.ValidationError as exc:  # a duplicate or a NUL explains more than the value msgspec saw
+            reason = self._inspect(value) or self._explain(value, str(exc))
+            return self._quarantine(date, partition, offset, stamp, key_json, value, reason)
+        except (msgspec.DecodeError, RecursionError) as exc:
+            return self._quarantine(date, partition, offset, stamp, key_json, value, f"malformed JSON: {exc}")
+        if payload.processed_at is not UNSET or payload.kafka is not UNSET:
+            used = [n for n, v in zip(RESERVED, (payload.processed_at, payload.kafka)) if v is not UNSET]
+            return self._quarantine(date, partition, offset, stamp, key_json, value,
+                                    f"payload uses reserved field(s) {used}")
+        if b"\\" in value or (self.quoted_columns and max(map(value.count, self.quoted_columns)) > 1):
             reason = self._inspect(value)
             if reason is not None:
-                return reason, None, b""
+                return self._quarantine(date, partition, offset, stamp, key_json, value, reason)
         when = None
-        if self.schema.event_time:
-            text = getattr(payload, self.schema.event_time)
+        if self.event_field:
+            text = getattr(payload, self.event_field)
             try:
                 when = event_time(text)
             except ValueError as exc:
-                return f"schema {self.spec.schema}: field {self.schema.event_time!r}: {exc}, got {text!r:.60}", None, b""
+                return self._quarantine(date, partition, offset, stamp, key_json, value,
+                                        f"schema {self.spec.schema}: field {self.event_field!r} {exc}, "
+                                        f"got {text!r:.60}")
         body = value.rstrip()[:-1]  # the object without its closing brace
-        if b"\n" in body or b"\r" in body:  # JSON whitespace (raw newlines cannot be inside a string)
+        if b"\n" in body or b"\r" in body:  # JSON whitespace (a raw newline cannot be inside a string)
             body = body.replace(b"\n", b" ").replace(b"\r", b" ")
-        return None, when, body if body.rstrip().endswith(b"{") else body + b","
+        if not self.columns and body.rstrip().endswith(b"{"):  # {} (only a schema-less payload can be empty)
+            return date, body + self.tail % (partition, offset, stamp, key_json), when, None
+        return date, body + self.next_tail % (partition, offset, stamp, key_json), when, None
+
+    def _quarantine(self, date: str, partition: int, offset: int, stamp: bytes, key_json: bytes, value: bytes,
+                    reason: str) -> tuple[str, bytes, None, str]:
+        meta = b'{"topic":%b,"partition":%d,"offset":%d,"timestamp":%b,"key":%b}' % (
+            _json(self.spec.topic), partition, offset, stamp, key_json)
+        line = (b'{"_kafka":' + meta + b',"reason":' + _json(reason) + b',"raw_base64":"'
+                + base64.b64encode(value) + b'",' + self.processed + b"}\n")
+        return date, line, None, reason
 
     def _explain(self, value: bytes, message: str) -> str:
-        """A schema violation reported by msgspec, in the words of the schema."""
+        """What msgspec objected to, in the schema's words."""
         if message.startswith("Object missing required field"):
             return f"schema {self.spec.schema}: missing field {message.split('`')[1]!r}"
         if "`$." not in message:
@@ -181,9 +198,11 @@ class Transform:
         """The exact checks that the fast path screens for: a column given twice (DuckDB refuses the line,
         other readers pick different values) and a NUL character anywhere (Postgres text cannot store it)."""
         try:
-            pairs = json.loads(value, object_pairs_hook=list)
+            pairs = json.loads(value, object_pairs_hook=_Members)
         except RecursionError:
             return "malformed JSON: nested too deeply"
+        if not isinstance(pairs, _Members):
+            return None  # not an object: msgspec says so
         names = [name for name, _ in pairs if name in self.columns]
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
