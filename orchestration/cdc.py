@@ -117,7 +117,8 @@ cdc_register_connector = define_asset_job(
 
 @sensor(minimum_interval_seconds=WATCH_INTERVAL_SECONDS, default_status=DefaultSensorStatus.RUNNING,
         description="Every 30 s: state, committed LSN and slot WAL of each Debezium connector; fails with Connect's "
-                    "trace when a connector or task failed, or is stuck unassigned or restarting")
+                    "trace when a connector or task failed, and with Connect's validation of its config when it "
+                    "runs without reading its slot (a refused login) or is stuck unassigned or restarting")
 def cdc_connectors_sensor(context: SensorEvaluationContext, kafka_connect: KafkaConnectResource,
                           cdc_source: CdcSourceResource):
     cursor = json.loads(context.cursor or "{}")
@@ -127,10 +128,10 @@ def cdc_connectors_sensor(context: SensorEvaluationContext, kafka_connect: Kafka
         if not cursor.get("seen"):
             return SkipReason(f"no connector to watch yet ({exc})")
         raise KafkaConnectError(f"{exc}; connectors {', '.join(cursor['seen'])} were running there") from None
-    seen = sorted(set(verdict.figures) | set(verdict.memory) | {p.split()[1] for p in verdict.problems})
-    context.update_cursor(json.dumps({"unsettled": verdict.memory, "seen": seen}))
-    if verdict.problems:
+    if verdict.problems:  # raising keeps the previous cursor: first-seen times stay
         raise RuntimeError("\n\n".join(verdict.problems))
+    seen = sorted(set(verdict.figures) | set(verdict.memory))
+    context.update_cursor(json.dumps({"unsettled": verdict.memory, "seen": seen}))
     if not seen:
         return SkipReason(f"no Debezium connector on {kafka_connect.url} (materialize {ASSET_KEY.to_user_string()})")
     return SensorResult(asset_events=[AssetObservation(ASSET_KEY, metadata=figures)

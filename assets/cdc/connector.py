@@ -29,6 +29,9 @@ class CdcConnectorConfig(Config):
     snapshot_mode: str = "initial"  # rows that exist when the connector first starts arrive as op = r
     topic_partitions: int = 1  # one partition: the topic's order is the commit (LSN) order
     heartbeat_interval_ms: int = 10_000  # lets the slot advance while the captured table is quiet
+    # Retries of a retriable error (the database unreachable, a login refused) before the task FAILS: Debezium's
+    # default, -1, retries forever while Connect shows the task RUNNING. 10 is about a minute of back-off.
+    max_retries: int = 10
     wait_seconds: float = 120.0  # for the connector and its task to run
 
     def topic(self) -> str:
@@ -60,6 +63,7 @@ def connector_config(config: CdcConnectorConfig, source: CdcSourceResource) -> d
         # schema to decode them, and double would round.
         "decimal.handling.mode": "string",
         "tombstones.on.delete": "true",
+        "errors.max.retries": str(config.max_retries),
         "heartbeat.interval.ms": str(config.heartbeat_interval_ms),
         "key.converter": JSON_CONVERTER,
         "key.converter.schemas.enable": "false",

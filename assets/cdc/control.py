@@ -80,7 +80,12 @@ def register(config: CdcConnectorConfig, connect: KafkaConnectResource, source: 
     """PUT the connector's config (creating or updating it), restart its failed parts, wait until it runs.
     A connector paused or stopped on purpose is left so (resume it with its job) and reported as it is."""
     name = config.connector_name
-    created = connect.put_config(name, connector_config(config, source))
+    body = connector_config(config, source)
+    errors = connect.validate(name, body)
+    if errors:
+        raise KafkaConnectError(f"Kafka Connect at {connect.url} rejects the config of connector {name}:\n"
+                                + redact("\n".join(errors)))
+    created = connect.put_config(name, body)
     log(f"connector {name} {'created' if created else 'config updated'} on {connect.url}; "
         f"topic {config.topic()}, slot {config.slot}, publication {config.publication}")
     status = _first_status(connect, name, config.wait_seconds)
