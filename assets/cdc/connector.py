@@ -29,8 +29,9 @@ class CdcConnectorConfig(Config):
     snapshot_mode: str = "initial"  # rows that exist when the connector first starts arrive as op = r
     topic_partitions: int = 1  # one partition: the topic's order is the commit (LSN) order
     heartbeat_interval_ms: int = 10_000  # lets the slot advance while the captured table is quiet
-    # Retries of a retriable error (the database unreachable, a login refused) before the task FAILS: Debezium's
-    # default, -1, retries forever while Connect shows the task RUNNING. 10 is about a minute of back-off.
+    # Retries of a retriable error while streaming (the connection lost), 10 s apart, before the task FAILS rather
+    # than retry forever (Debezium's default, -1) while Connect shows it RUNNING. A start that keeps failing (a
+    # login refused) is retried forever whatever this says: the sensor reports it by its unread slot.
     max_retries: int = 10
     wait_seconds: float = 120.0  # for the connector and its task to run
 
