@@ -20,6 +20,7 @@ LAB_PORTS = {
     "flink-sql-gateway": 8083,
     "superset": 8088,
     "dagster-webserver": 3000,
+    "connect": 8084,
 }
 
 
