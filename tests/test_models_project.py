@@ -53,3 +53,26 @@ def test_bad_config_is_an_error_naming_the_file(tmp_path):
     _write(tmp_path, "silver/x.sql", "{{ config(materialized='incremental', target='s3') }} SELECT 1")
     with pytest.raises(ModelError, match="silver/x.sql: an incremental model needs config\\(unique_key"):
         load_models(tmp_path)
+
+
+def test_a_model_with_several_inputs_is_refused_naming_the_file(tmp_path):
+    _write(tmp_path, "silver/a.sql", "{{ config(materialized='incremental', target='s3', unique_key='k') }} "
+                                     "SELECT 1 FROM {{ source('bronze', 'orders') }}")
+    _write(tmp_path, "silver/b.sql", "{{ config(materialized='incremental', target='s3', unique_key='k') }} "
+                                     "SELECT 1 FROM {{ source('bronze', 'orders') }} JOIN {{ ref('silver_a') }} USING (k)")
+    with pytest.raises(ModelError, match=r"silver/b.sql: an incremental model reads exactly one source\(\) or ref\(\) "
+                                         r"\(it names 2\)"):
+        load_models(tmp_path)
+
+
+def test_a_windowed_model_names_its_keys_and_late_table(tmp_path):
+    _write(tmp_path, "silver/a.sql", "{{ config(materialized='incremental', target='s3', unique_key='k') }} "
+                                     "SELECT 1 FROM {{ source('bronze', 'orders') }}")
+    _write(tmp_path, "app/w.sql", "{{ config(materialized='windowed', target='postgres', unique_key='window_start', "
+                                  "time_column='t', window_seconds=60) }} SELECT 1 FROM {{ ref('silver_a') }}")
+    with pytest.raises(ModelError, match=r"app/w.sql: a windowed model needs config\(event_key=..., "
+                                         r"entity_key=..., late_table=...\)"):
+        load_models(tmp_path)
+    shipped = load_models()["app_orders_per_minute"].config
+    assert (shipped["event_key"], shipped["entity_key"], shipped["late_table"]) == ("event_id", "order_id",
+                                                                                     "app.late_events")

@@ -13,6 +13,9 @@ import jinja2
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql" / "models"
 MATERIALIZATIONS = ("incremental", "view", "windowed")
+# What a windowed model names in config(): its event time, window width, the event's dedup key, the entity the
+# event is about, and the table late events go to (docs/windows.md).
+WINDOWED_KEYS = ("time_column", "window_seconds", "event_key", "entity_key", "late_table")
 TARGETS = ("s3", "postgres")
 
 
@@ -90,8 +93,14 @@ def parse_model(path: Path, root: Path = MODELS_DIR) -> Model:
         raise ModelError(f"{relative}: config(target=...) must be one of {TARGETS}")
     if cfg["materialized"] in ("incremental", "windowed") and not cfg.get("unique_key"):
         raise ModelError(f"{relative}: an {cfg['materialized']} model needs config(unique_key=...)")
-    if cfg["materialized"] == "windowed" and not (cfg.get("time_column") and cfg.get("window_seconds")):
-        raise ModelError(f"{relative}: a windowed model needs config(time_column=..., window_seconds=...)")
+    if cfg["materialized"] == "windowed":
+        missing = [k for k in WINDOWED_KEYS if not cfg.get(k)]
+        if missing:
+            raise ModelError(f"{relative}: a windowed model needs config({', '.join(f'{k}=...' for k in missing)})")
+    inputs = len(set(recorder["refs"])) + len(set(recorder["sources"]))
+    if cfg["materialized"] != "view" and inputs != 1:
+        raise ModelError(f"{relative}: an {cfg['materialized']} model reads exactly one source() or ref() "
+                         f"(it names {inputs}); join upstream in a model of its own, or use a view")
     if cfg["materialized"] == "view" and cfg["target"] != "postgres":
         raise ModelError(f"{relative}: views live in Postgres (target='postgres')")
     return Model(path, relative.parts[0], path.stem, text, dict(cfg),

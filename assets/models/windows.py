@@ -18,6 +18,7 @@ from assets.models.project import Model
 def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyConnection, result) -> None:
     """Fold the events of `files` (new silver files) into the model's windows; fill `result`."""
     time_col, width = model.config["time_column"], int(model.config["window_seconds"])
+    event, entity, late_table = model.config["event_key"], model.config["entity_key"], model.config["late_table"]
     bucket = f"time_bucket(INTERVAL {width} SECOND, {time_col}, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
     settings = runner.settings
     ooo = timedelta(seconds=settings.max_out_of_orderness_seconds)
@@ -37,7 +38,7 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
     late_filter = (f"window_start + INTERVAL {width} SECOND <= TIMESTAMPTZ '{cutoff.isoformat()}'"
                    if cutoff else "false")
     late = con.execute(
-        f"SELECT event_id, order_id, {time_col}, window_start, processed_at FROM new_events WHERE {late_filter}"
+        f"SELECT {event}, {entity}, {time_col}, window_start, processed_at FROM new_events WHERE {late_filter}"
     ).fetchall()
     touched = [r[0] for r in con.execute(
         f"SELECT DISTINCT window_start FROM new_events WHERE NOT ({late_filter}) ORDER BY 1").fetchall()]
@@ -55,7 +56,7 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
     elif touched:
         with runner.postgres.connect() as conn:
             known_late = [r[0] for r in conn.execute(
-                "SELECT event_id FROM app.late_events WHERE window_start = ANY(%s)", [touched]).fetchall()]
+                f"SELECT {event} FROM {late_table} WHERE window_start = ANY(%s)", [touched]).fetchall()]
         hours = sorted({(w.astimezone(timezone.utc).strftime("%Y-%m-%d"), w.astimezone(timezone.utc).hour)
                         for w in touched})
         upstream = runner.models[model.refs[0]]
@@ -64,7 +65,7 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
         excluded = [e[0] for e in late] + known_late
         con.execute(f"CREATE TEMP TABLE window_events AS SELECT * FROM (SELECT *, {bucket} AS window_start "
                     f"FROM read_parquet({runner.uris(sources)}, hive_partitioning=false)) "
-                    f"WHERE window_start IN (SELECT unnest(?)) AND event_id NOT IN (SELECT unnest(?))",
+                    f"WHERE window_start IN (SELECT unnest(?)) AND {event} NOT IN (SELECT unnest(?))",
                     [touched, excluded])
         relation = con.sql(runner.render(model, [], ref_as="window_events"))
         columns, windows = relation.columns, relation.fetchall()
@@ -75,7 +76,7 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
         watermark = max(watermark, max_event - ooo) if watermark else max_event - ooo
     result.rows, result.late_events, result.watermark = len(windows), len(late), watermark
     _commit(runner, model, columns, windows, late, watermark, max_event, cutoff, lateness, result)
-    result.outputs = [model.relation, "app.late_events"]
+    result.outputs = [model.relation, late_table]
 
 
 def _commit(runner, model: Model, columns: list[str], windows: list[tuple], late: list[tuple],
@@ -107,9 +108,11 @@ def _commit(runner, model: Model, columns: list[str], windows: list[tuple], late
                         "EXCLUDED.max_event_time, watermark = EXCLUDED.watermark, updated_at = now()",
                         [model.name, max_event, watermark])
         if late:
+            cfg = model.config  # the late table's columns are named after the model's keys
             missed = cutoff + lateness  # the watermark they missed
             cur.executemany(
-                "INSERT INTO app.late_events (event_id, order_id, created_at, window_start, watermark, "
-                "lateness_seconds, processed_at) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                f"INSERT INTO {cfg['late_table']} ({cfg['event_key']}, {cfg['entity_key']}, {cfg['time_column']}, "
+                "window_start, watermark, lateness_seconds, processed_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
                 [(e, o, t, w, missed, (missed - t).total_seconds(), p) for e, o, t, w, p in late])
         runner.record(cur, model, result)

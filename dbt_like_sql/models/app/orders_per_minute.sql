@@ -1,5 +1,6 @@
 {{ config(materialized='windowed', target='postgres', unique_key='window_start',
-          time_column='created_at', window_seconds=60) }}
+          time_column='created_at', window_seconds=60,
+          event_key='event_id', entity_key='order_id', late_table='app.late_events') }}
 -- Tumbling 1-minute event-time windows of orders: distinct events, revenue and counts by status.
 -- The runner hands this query the events of the windows a batch touched (late events excluded)
 -- and adds is_final / updated_at from the watermark (docs/windows.md).
