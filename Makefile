@@ -1,5 +1,5 @@
 # Thin aliases for the README's commands.
-.PHONY: dev test up down status
+.PHONY: dev test test-unit up down status
 dev:
 	bash infra/dev.sh
 test:
@@ -10,3 +10,5 @@ down:
 	.venv/bin/lakehouse down
 status:
 	.venv/bin/lakehouse status
+test-unit:  # the tests that need no service, in seconds
+	.venv/bin/python -m pytest -m "not stack" -q

@@ -55,6 +55,18 @@ def fresh_topic(resources: dict):
     admin.delete_topics([name])[name].result(30)
 
 
+# Fixtures that reach a running service: a test using any of them (directly or through another fixture) is a
+# `stack` test.
+STACK_FIXTURES = frozenset({"cfg", "core_stack", "resources", "flink", "fresh_topic"})
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Mark every test that needs the services `stack`, so `pytest -m "not stack"` runs the others alone."""
+    for item in items:
+        if STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.stack)
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """The fault suite's table (tests/test_fault_suite.py), when it ran."""
     from tests.support.faults import ROWS, table
