@@ -47,14 +47,6 @@ class KafkaConnectResource(ConfigurableResource):
                                     status=response.status_code)
         return response
 
-    def info(self) -> dict:
-        """GET /: the worker's Kafka version and cluster id."""
-        return self._call("GET", "/")
-
-    def plugins(self) -> list[dict]:
-        """GET /connector-plugins: the connector classes the worker can run."""
-        return self._call("GET", "/connector-plugins")
-
     def connectors(self) -> dict[str, dict]:
         """Every connector the worker knows, with its status and config (name -> {"status", "info"})."""
         return self._call("GET", "/connectors", params=[("expand", "status"), ("expand", "info")])

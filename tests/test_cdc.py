@@ -3,9 +3,12 @@ topic through Debezium, across a killed worker, a schema change and a wrong pass
 removed through the platform's Dagster asset, jobs and sensor."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -16,6 +19,7 @@ from psycopg import sql
 from assets.cdc.connector import CdcConnectorConfig, connector_config
 from assets.cdc.control import wait_for
 from infra.stack import proc, stack
+from infra.stack.config import REPO_ROOT
 from resources.cdc_source import CdcSourceResource
 from tests.support.cdc import ASSET_OP, CdcHarness, Change
 
@@ -117,6 +121,17 @@ def test_the_server_decodes_logically_and_the_cdc_role_reads_only_the_applicatio
     lake_db = cdc.pg.login()["dbname"]
     with pytest.raises(Exception, match="permission denied for database"):
         CdcSourceResource(**{**cdc.source.model_dump(), "dbname": lake_db}).connect().close()
+
+
+def test_lakehouse_app_prints_what_it_committed(cdc):
+    env = {**os.environ, "SHOP_DATABASE": cdc.dbname, "PG_URL": cdc.cfg.pg_url}
+    done = subprocess.run([sys.executable, "-m", "infra.cli", "app", "--count", "80", "--rate", "0", "--seed", "9"],
+                          env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["inserts"] + summary["updates"] + summary["deletes"] == summary["changes"] == 80
+    assert summary["transactions"] >= summary["multi_change_transactions"] >= 1
+    assert len(cdc.rows()) == summary["inserts"] - summary["deletes"]
 
 
 def test_rows_that_existed_before_the_connector_arrive_through_the_snapshot(cdc):
