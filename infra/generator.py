@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -167,6 +169,16 @@ def _check_topic(admin: AdminClient, topic: str, bootstrap: str) -> int:
     return len(meta.topics[topic].partitions)
 
 
+def _interrupt_flag() -> tuple[threading.Event, object]:
+    """(an event that Ctrl-C sets, the SIGINT handler it replaces). A KeyboardInterrupt raised inside librdkafka's
+    poll() surfaces as a SystemError and loses what was not delivered yet; a flag lets the loop stop between two
+    records and flush."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        return stop, None  # not ours to change (an ignored SIGINT stays ignored, as for any background job)
+    return stop, signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+
 def produce(spec: GeneratorSpec, bootstrap: str, keep_records: bool = False, stop_after: float | None = None) -> Report:
     """Send the events of `spec` to Kafka at the spec's rate; return what was sent and delivered."""
     _check_topic(AdminClient({"bootstrap.servers": bootstrap}), spec.topic, bootstrap)
@@ -189,9 +201,10 @@ def produce(spec: GeneratorSpec, bootstrap: str, keep_records: bool = False, sto
             report.records.append((msg.partition(), msg.offset(), kind, event_id))
 
     began = time.monotonic()
+    interrupted, previous_handler = _interrupt_flag()
     try:
         for n, event in enumerate(generate(spec)):
-            if stop_after is not None and time.monotonic() - began >= stop_after:
+            if interrupted.is_set() or (stop_after is not None and time.monotonic() - began >= stop_after):
                 break
             if spec.rate > 0:  # poll() returns early when it serves a delivery report: wait out the whole delay
                 while (delay := began + n / spec.rate - time.monotonic()) > 0:
@@ -205,8 +218,9 @@ def produce(spec: GeneratorSpec, bootstrap: str, keep_records: bool = False, sto
                     producer.poll(0.1)
             report.by_kind[event.kind] += 1
             producer.poll(0)
-    except KeyboardInterrupt:
-        pass  # stop producing, but deliver (and report) what was already handed to the producer
+    finally:  # stopped (Ctrl-C, stop_after): deliver (and report) what was already handed to the producer
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
     remaining = producer.flush(60)
     if remaining:
         report.failed.append(f"{remaining} messages still undelivered after 60 s")
