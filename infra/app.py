@@ -119,20 +119,20 @@ class _Shop:
         roll = self.rng.random()
         if roll < spec.delete_fraction and (self.closed or self.open):
             oid = self._forget_one()
-            self.conn.execute("DELETE FROM app.orders WHERE order_id = %s", (oid,))
-            report.counts["deletes"] += 1
+            # rowcount: another writer may have deleted it first; only what this one changed is reported.
+            report.counts["deletes"] += self.conn.execute("DELETE FROM app.orders WHERE order_id = %s",
+                                                          (oid,)).rowcount
         elif self.open and roll < 0.6:
             idx = self.rng.randrange(len(self.open))
             oid, status = self.open[idx]
             new = "cancelled" if self.rng.random() < 0.1 else NEXT_STATUS[status]
-            self.conn.execute("UPDATE app.orders SET status = %s, updated_at = now() WHERE order_id = %s",
-                              (new, oid))
+            report.counts["updates"] += self.conn.execute(
+                "UPDATE app.orders SET status = %s, updated_at = now() WHERE order_id = %s", (new, oid)).rowcount
             if new in NEXT_STATUS:
                 self.open[idx] = (oid, new)
             else:
                 self.open.pop(idx)
                 self.closed.append(oid)
-            report.counts["updates"] += 1
         else:
             oid = f"o-{uuid.UUID(int=self.rng.getrandbits(128)).hex[:12]}"
             self.conn.execute(
