@@ -252,6 +252,29 @@ def test_a_wrong_password_turns_the_sensor_red_and_fixing_it_and_rerunning_the_a
     assert _observed(cdc)["slot_active"].value is True  # the sensor is green again
 
 
+def test_a_failed_task_turns_the_sensor_red_with_connects_trace_and_removal_starts_afresh(cdc):
+    cdc.register(max_retries=1)
+    _insert(cdc, "o-before-the-drop")
+    cdc.changes(1)
+    with cdc.admin() as conn:  # a database administrator's mistake
+        conn.execute("DROP PUBLICATION cdc_shop_orders")
+    _insert(cdc, "o-after-the-drop")
+    red = _first_red_tick(cdc, timeout=120)
+    assert re.search(rf"(?s)connector {cdc.connector}: task 0 FAILED on .*\nCaused by: .*Publication autocreation "
+                     r"is disabled, please create one", red), red
+    assert "\tat " not in red  # the trace without its stack frames
+
+    # The slot cannot decode past the drop even once the publication is back (Postgres reads publications as
+    # of each change): remove the connector, with its slot and offsets, and register it again to snapshot afresh.
+    with cdc.admin() as conn:
+        conn.execute("CREATE PUBLICATION cdc_shop_orders FOR TABLE app.orders")
+    cdc.control("cdc_remove_connector")
+    cdc.register()
+    snapshot = [c for c in cdc.changes(3) if c.op == "r"]
+    assert {c.order_id for c in snapshot} == {"o-before-the-drop", "o-after-the-drop"}
+    assert _observed(cdc)["task_states"].value == "RUNNING"
+
+
 def test_pause_resume_the_slot_check_and_removal_without_an_orphaned_slot(cdc):
     result = cdc.register()
     [check] = result.get_asset_check_evaluations()
