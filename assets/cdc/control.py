@@ -65,11 +65,11 @@ def wait_for(connect: KafkaConnectResource, name: str, wanted: str, timeout: flo
 
 
 def _first_status(connect: KafkaConnectResource, name: str, timeout: float) -> dict | None:
-    """The connector's status once it shows its tasks (or is paused, stopped or failed); None if not in time."""
+    """The connector's status once it shows its tasks (or has failed); None if not in time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = connect.status(name)
-        if status and (status.get("tasks") or states(status)[0] in ("PAUSED", "STOPPED", "FAILED")):
+        if status and (status.get("tasks") or states(status)[0] == "FAILED"):
             return status
         time.sleep(0.5)
     return None
@@ -77,25 +77,28 @@ def _first_status(connect: KafkaConnectResource, name: str, timeout: float) -> d
 
 def register(config: CdcConnectorConfig, connect: KafkaConnectResource, source: CdcSourceResource,
              log: Log) -> Registration:
-    """PUT the connector's config (creating or updating it), restart its failed parts, wait until it runs.
-    A connector paused or stopped on purpose is left so (resume it with its job) and reported as it is."""
+    """Validate and PUT the connector's config (creating or updating it), restart its failed parts, wait until it
+    runs. A connector paused or stopped on purpose is left so (resume it with its job) and reported as it is."""
     name = config.connector_name
     body = connector_config(config, source)
     errors = connect.validate(name, body)
     if errors:
         raise KafkaConnectError(f"Kafka Connect at {connect.url} rejects the config of connector {name}:\n"
                                 + redact("\n".join(errors)))
+    before = connect.status(name)  # an update restarts the connector: its state just after says little
+    intent = states(before)[0] if before and states(before)[0] in ("PAUSED", "STOPPED") else "RUNNING"
     created = connect.put_config(name, body)
     log(f"connector {name} {'created' if created else 'config updated'} on {connect.url}; "
         f"topic {config.topic()}, slot {config.slot}, publication {config.publication}")
+    if intent != "RUNNING":
+        log(f"connector {name} is {intent} on purpose: run cdc_resume_connector to let it run")
+        return Registration(created, False, wait_for(connect, name, intent, config.wait_seconds,
+                                                     grace=config.wait_seconds))
     status = _first_status(connect, name, config.wait_seconds)
     failed = failures(name, status) if status else []
     if failed:
         log("restarting its failed parts:\n" + "\n".join(failed))
         connect.restart(name, only_failed=True)
-    elif status and states(status)[0] in ("PAUSED", "STOPPED"):
-        log(f"connector {name} is {states(status)[0]} on purpose: run cdc_resume_connector to let it run")
-        return Registration(created, False, status)
     return Registration(created, bool(failed), wait_for(connect, name, "RUNNING", config.wait_seconds,
                                                        grace=10.0 if failed else 0.0))
 
@@ -109,7 +112,7 @@ def remove(connect: KafkaConnectResource, source: CdcSourceResource, name: str, 
         raise KafkaConnectError(f"Kafka Connect at {connect.url} has no connector named {name}", status=404)
     slot = config.get("slot.name") or "debezium"
     connect.stop(name)
-    wait_for(connect, name, "STOPPED", timeout)
+    wait_for(connect, name, "STOPPED", timeout, grace=timeout)  # a failed task is what one often removes
     connect.reset_offsets(name)
     connect.delete(name)
     dropped = drop_slot(source, slot)
