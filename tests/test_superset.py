@@ -278,6 +278,7 @@ def _chart_state(holder) -> str:
     return "ok" if drawn else f"nothing drawn: {text[:200]!r}"
 
 
+@pytest.mark.browser
 def test_a_browser_sees_every_chart_rendered(provisioned, superset, browser):
     from selenium.webdriver.common.by import By
 
