@@ -28,7 +28,8 @@ from resources.redact import redact
 from resources.settings import DEFAULTS, setting
 from resources.superset import SupersetClient, SupersetError
 
-PUBLIC = {DEFAULTS["S3_SECRET_KEY"], DEFAULTS["SUPERSET_ADMIN_PASSWORD"], unquote(urlsplit(DEFAULTS["PG_URL"]).password)}
+PUBLIC = {DEFAULTS["S3_SECRET_KEY"], DEFAULTS["SUPERSET_ADMIN_PASSWORD"],
+          unquote(urlsplit(DEFAULTS["PG_URL"]).password or "")}
 
 
 def configured_secrets(cfg: StackConfig) -> list[str]:
