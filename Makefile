@@ -10,5 +10,5 @@ down:
 	.venv/bin/lakehouse down
 status:
 	.venv/bin/lakehouse status
-test-unit:  # the tests that need no service, in seconds
-	.venv/bin/python -m pytest -m "not stack" -q
+test-unit:  # the tests that need no service and no browser, in seconds
+	.venv/bin/python -m pytest -m "not stack and not browser" -q
