@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Iterator
 
 from confluent_kafka import Producer
@@ -19,10 +20,15 @@ from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource
 
 
-def bronze_outcome(spec: TopicSpec, payload: bytes, max_message_bytes: int) -> Outcome:
-    """What the bronze path does with `payload` on a topic like `spec`."""
-    return transform(KafkaRecord(spec.topic, 0, 0, 0, None, payload), spec, "2026-01-01T00:00:00.000Z",
-                     max_message_bytes)
+def bronze_outcome(spec: TopicSpec, payload: bytes, max_message_bytes: int, kafka: dict | None = None) -> Outcome:
+    """What the bronze path does with `payload` on a topic like `spec` (at the Kafka coordinates of a line's
+    `_kafka`, when given)."""
+    kafka = kafka or {}
+    timestamp = kafka.get("timestamp")
+    record = KafkaRecord(spec.topic, kafka.get("partition", 0), kafka.get("offset", 0),
+                         int(datetime.fromisoformat(timestamp).timestamp() * 1000) if timestamp else None,
+                         kafka["key"].encode() if kafka.get("key") is not None else None, payload)
+    return transform(record, spec, "2026-01-01T00:00:00.000Z", max_message_bytes)
 
 
 def category(reason: str | None) -> str | None:

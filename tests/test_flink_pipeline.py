@@ -69,7 +69,7 @@ def _sink(h: FlinkHarness) -> str:
 
 
 def _offsets(lines: list[dict]) -> list[tuple[int, int]]:
-    return sorted((line["kafka_partition"], line["kafka_offset"]) for line in lines)
+    return sorted((line["_kafka"]["partition"], line["_kafka"]["offset"]) for line in lines)
 
 
 def test_sink_holds_every_event_exactly_once_and_quarantines_the_bad_ones(harness):
@@ -83,7 +83,13 @@ def test_sink_holds_every_event_exactly_once_and_quarantines_the_bad_ones(harnes
     lines = harness.wait_for_lines(_sink(harness), len(events))
     assert sorted(line["event_id"] for line in lines) == sorted(e["event_id"] for e in events)
     assert len(set(_offsets(lines))) == len(lines), "a Kafka record landed twice"
-    assert all(line["processed_at"] for line in lines)
+    assert all(line["processed_at"] and line["_kafka"]["topic"] == harness.topic for line in lines)
+    payloads = {e["event_id"]: payload for e, payload in zip(events, _encode(events))}
+    max_bytes = int(setting("BRONZE_MAX_MESSAGE_BYTES"))
+    for line in lines:  # the bronze path's line for the same record, but for the time it was processed
+        bronze = json.loads(bronze_outcome(TopicSpec(harness.topic, "json", "orders"), payloads[line["event_id"]],
+                                           max_bytes, line["_kafka"]).line)
+        assert {**line, "processed_at": None} == {**bronze, "processed_at": None}
     keys = [o["Key"] for o in harness.store.client().list_objects_v2(
         Bucket=harness.store.bucket, Prefix=_sink(harness)).get("Contents", [])]
     assert keys and all(re.search(r"/dt=\d{4}-\d{2}-\d{2}/hour=\d{2}/", key) for key in keys), keys

@@ -13,11 +13,14 @@ def _values(topic: str = "orders", **overrides: object) -> dict:
     return {**values, **overrides}
 
 
-def test_kafka_to_minio_renders_functions_a_source_two_sinks_and_one_statement_set():
-    functions, statements = render("kafka_to_minio", _values())[:3], render("kafka_to_minio", _values())[3:]
-    assert [f.split("\n")[0] for f in functions] == [
-        "CREATE TEMPORARY SYSTEM FUNCTION lakehouse_order", "CREATE TEMPORARY SYSTEM FUNCTION lakehouse_payload_reason",
-        "CREATE TEMPORARY SYSTEM FUNCTION lakehouse_base64"]
+FUNCTIONS = ["lakehouse_order", "lakehouse_payload_reason", "lakehouse_bronze_line", "lakehouse_base64"]
+
+
+def test_kafka_to_minio_renders_functions_a_source_two_sinks_and_one_statement_set(monkeypatch):
+    monkeypatch.delenv("FLINK_UDF_JAR", raising=False)
+    rendered = render("kafka_to_minio", _values())
+    functions, statements = rendered[:len(FUNCTIONS)], rendered[len(FUNCTIONS):]
+    assert [f.split("\n")[0] for f in functions] == [f"CREATE TEMPORARY SYSTEM FUNCTION {f}" for f in FUNCTIONS]
     assert all(f.endswith("LANGUAGE JAVA") for f in functions), "from the classpath unless FLINK_UDF_JAR is set"
     assert [s.split("(")[0].split(" AS")[0].strip() for s in statements[:4]] == [
         "CREATE TEMPORARY TABLE kafka_source", "CREATE TEMPORARY VIEW checked_source",
@@ -31,14 +34,14 @@ def test_kafka_to_minio_renders_functions_a_source_two_sinks_and_one_statement_s
 
 def test_the_functions_load_from_flink_udf_jar_when_it_is_set(monkeypatch):
     monkeypatch.setenv("FLINK_UDF_JAR", "s3://jars/lakehouse-flink-udf.jar")
-    functions = render("kafka_to_minio", _values())[:3]
+    functions = render("kafka_to_minio", _values())[:len(FUNCTIONS)]
     assert all(f.endswith("LANGUAGE JAVA USING JAR 's3://jars/lakehouse-flink-udf.jar'") for f in functions)
 
 
 def test_a_value_cannot_change_the_shape_of_a_statement():
     statements = render("kafka_to_minio", _values(bootstrap_servers="x'); DROP TABLE t; --"))
-    assert "'properties.bootstrap.servers' = 'x''); DROP TABLE t; --'" in statements[3]
-    assert len(statements) == 8
+    assert "'properties.bootstrap.servers' = 'x''); DROP TABLE t; --'" in statements[len(FUNCTIONS)]
+    assert len(statements) == len(FUNCTIONS) + 5
 
 
 def test_a_missing_setting_fails_before_submission_and_is_named():

@@ -11,7 +11,7 @@ from urllib.parse import quote, unquote, urlsplit
 import msgspec
 from dagster import AssetKey, Config
 
-from assets.bronze.schemas import EARLIEST, LATEST, SCHEMAS
+from assets.bronze.schemas import EARLIEST, LATEST, SCHEMAS, TIMESTAMP_GRAMMAR
 from assets.bronze.topics import TopicSpec, configured_topics
 from resources.settings import setting
 
@@ -77,7 +77,7 @@ def _field_check(field: msgspec.structs.FieldInfo) -> dict[str, object]:
     """One field of a bronze schema as the Flink functions check it."""
     base, *metas = typing.get_args(field.type) if typing.get_origin(field.type) is typing.Annotated else (field.type,)
     members = set(typing.get_args(base)) or {base}
-    kinds = members - {type(None)}
+    kinds = members - {type(None), msgspec.UnsetType}  # UNSET: absent, which `required` says
     if kinds not in ({str}, {float}):
         raise ValueError(f"the Flink functions check str and float fields only; {field.encode_name} is {base}")
     check: dict[str, object] = {"name": field.encode_name, "type": "string" if kinds == {str} else "number",
@@ -88,13 +88,20 @@ def _field_check(field: msgspec.structs.FieldInfo) -> dict[str, object]:
             if value is None or attribute in DESCRIPTIVE:
                 continue
             if attribute in CHECKED_CONSTRAINTS:
-                check[attribute] = value.replace(r"\Z", r"\z") if attribute == "pattern" else value
+                check[attribute] = java_regex(value) if attribute == "pattern" else value
             else:
                 raise ValueError(f"the Flink functions do not check {attribute}={value!r} of field "
                                  f"{field.encode_name}: add it to infra/flink/udf/.../Schema.java and here")
         check["words"] = meta.description or check["words"]
     check["words"] = check["words"] or ("a string" if kinds == {str} else "a number")
     return check
+
+
+def java_regex(pattern: str) -> str:
+    """A Python regex (ASCII digits, re.search semantics) as Java reads it: \\Z is Java's \\z."""
+    if "(?P" in pattern or pattern.endswith("$"):
+        raise ValueError(f"the Flink functions cannot check the Python-only regex {pattern!r}")
+    return pattern.replace(r"\Z", r"\z")
 
 
 def _epoch_micros(moment: datetime) -> int:
@@ -107,6 +114,7 @@ def schema_checks(name: str) -> str:
     schema = SCHEMAS[name]
     fields = [_field_check(f) for f in msgspec.structs.fields(schema.struct) if f.name not in ("processed_at", "kafka")]
     return json.dumps({"name": name, "event_time": schema.event_time, "fields": fields,
+                       "event_time_pattern": "^" + java_regex(TIMESTAMP_GRAMMAR.pattern),
                        "earliest_us": _epoch_micros(EARLIEST), "latest_us": _epoch_micros(LATEST)})
 
 
@@ -147,6 +155,8 @@ def session_properties(pipeline: Pipeline, config: FlinkPipelineConfig) -> dict[
         "execution.checkpointing.interval": config.checkpoint_interval,
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         "parallelism.default": str(config.parallelism),
+        # Chained operators hand rows on without a deep copy each (the source feeds two sinks).
+        "pipeline.object-reuse": "true",
         "table.local-time-zone": "UTC",
         # A partition without new records must not hold every window open.
         "table.exec.source.idle-timeout": "30 s",

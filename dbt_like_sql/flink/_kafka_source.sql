@@ -5,6 +5,7 @@
 {% include '_functions.sql' %}
 
 CREATE TEMPORARY TABLE kafka_source (
+  `kafka_key`       BYTES,
   `payload`         BYTES,
   `kafka_partition` INT              METADATA FROM 'partition' VIRTUAL,
   `kafka_offset`    BIGINT           METADATA FROM 'offset' VIRTUAL,
@@ -24,20 +25,24 @@ CREATE TEMPORARY TABLE kafka_source (
   'properties.group.id' = {{ group_id | literal }},
   'properties.auto.offset.reset' = 'earliest',
   'scan.startup.mode' = 'group-offsets',
-  'format' = 'raw'
+  'key.format' = 'raw',
+  'key.fields' = 'kafka_key',
+  'value.format' = 'raw',
+  'value.fields-include' = 'EXCEPT_KEY'
 );
 
 -- Every record with the reason it cannot be used (null when it can) and, for the orders schema, its fields.
 -- The function is called once per field read; it remembers the last payload, so each record is parsed once.
 CREATE TEMPORARY VIEW checked_source AS
-SELECT `payload`, `kafka_partition`, `kafka_offset`, `kafka_timestamp`, `event_time`,
+SELECT `kafka_key`, `payload`, `kafka_partition`, `kafka_offset`, `kafka_timestamp`, `event_time`,
 {%- if schema == 'orders' %}
   c.o.reason AS `reason`, c.o.event_id AS `event_id`, c.o.order_id AS `order_id`,
   c.o.customer_id AS `customer_id`, c.o.status AS `status`, c.o.amount AS `amount`, c.o.currency AS `currency`,
-  c.o.created_at AS `created_at`
+  c.o.created_at AS `created_at`, c.o.dt AS `dt`, c.o.`hour` AS `hour`
 FROM (SELECT *, lakehouse_order(`payload`, {{ schema_checks | literal }}, {{ max_message_bytes | int }}) AS o
       FROM kafka_source) AS c;
 {%- else %}
-  lakehouse_payload_reason(`payload`, {{ format | literal }}, {{ max_message_bytes | int }}) AS `reason`
+  lakehouse_payload_reason(`payload`, {{ format | literal }}, {{ max_message_bytes | int }}) AS `reason`,
+  DATE_FORMAT(`event_time`, 'yyyy-MM-dd') AS `dt`, DATE_FORMAT(`event_time`, 'HH') AS `hour`
 FROM kafka_source;
 {%- endif %}

@@ -3,29 +3,17 @@
 -- completes, so what is visible under the sink path holds each record exactly once (docs/flink.md).
 {% include '_kafka_source.sql' %}
 
+-- Each line is the bronze path's line (assets/bronze/transform.py): the payload's own JSON with
+-- processed_at and _kafka (topic, partition, offset, timestamp, key) spliced in, built by
+-- lakehouse_bronze_line; the sink writes it as it is.
 CREATE TEMPORARY TABLE bronze_sink (
-{%- if schema == 'orders' %}
-  `event_id`        STRING,
-  `order_id`        STRING,
-  `customer_id`     STRING,
-  `status`          STRING,
-  `amount`          DOUBLE,
-  `currency`        STRING,
-  `created_at`      STRING,
-{%- else %}
-  `payload`         STRING,
-{%- endif %}
-  `event_time`      TIMESTAMP_LTZ(3),
-  `kafka_partition` INT,
-  `kafka_offset`    BIGINT,
-  `kafka_timestamp` TIMESTAMP_LTZ(3),
-  `processed_at`    TIMESTAMP_LTZ(3),
+  `line`            BYTES,
   `dt`              STRING,
   `hour`            STRING
 ) PARTITIONED BY (`dt`, `hour`) WITH (
   'connector' = 'filesystem',
   'path' = {{ sink_path | literal }},
-  'format' = 'json',
+  'format' = 'raw',
   -- Roll on every checkpoint and merge what one checkpoint wrote into few files: new records are
   -- visible one checkpoint interval after they arrive, and never before that checkpoint completes.
   'auto-compaction' = 'true',
@@ -35,7 +23,7 @@ CREATE TEMPORARY TABLE bronze_sink (
   'sink.partition-commit.policy.kind' = 'success-file'
 );
 
--- Records that cannot be used: the raw payload, where it came from and why.
+-- Records that cannot be used: the payload (as text, and its exact bytes), where it came from and why.
 CREATE TEMPORARY TABLE quarantine_sink (
   `payload`         STRING,  -- the value as UTF-8 text (undecodable bytes replaced)
   `payload_base64`  STRING,  -- the exact bytes
@@ -53,16 +41,9 @@ CREATE TEMPORARY TABLE quarantine_sink (
 
 EXECUTE STATEMENT SET BEGIN
 INSERT INTO bronze_sink
-SELECT
-{%- if schema == 'orders' %}
-  `event_id`, `order_id`, `customer_id`, `status`, `amount`, `currency`, `created_at`,
-{%- else %}
-  CAST(`payload` AS STRING),
-{%- endif %}
-  `event_time`, `kafka_partition`, `kafka_offset`, `kafka_timestamp`,
-  CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3)),
-  DATE_FORMAT(`event_time`, 'yyyy-MM-dd'),
-  DATE_FORMAT(`event_time`, 'HH')
+SELECT lakehouse_bronze_line(`payload`, {{ format | literal }}, {{ topic | literal }}, `kafka_partition`,
+                             `kafka_offset`, `kafka_timestamp`, `kafka_key`),
+       `dt`, `hour`
 FROM checked_source
 WHERE `reason` IS NULL;
 INSERT INTO quarantine_sink

@@ -6,7 +6,9 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonFactory;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
@@ -15,15 +17,16 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.StreamReadConstraints;
 
 /**
- * The bronze path's rules for one Kafka record (assets/bronze/transform.py: Transform._check), in Java, so the Flink
+ * The bronze path's rules for one Kafka record (assets/bronze/transform.py, Transform), in Java, so the Flink
  * pipelines quarantine exactly what bronze quarantines, in the same order of checks:
  * <ol>
  *   <li>a null value (tombstone); more bytes than the limit (oversized); not UTF-8;</li>
  *   <li>text topics: a NUL character; JSON topics: malformed JSON; not an object;</li>
  *   <li>the schema (as msgspec decodes it): the first field, in the payload's order, of the wrong type or
- *       failing a constraint, else the first required field missing;</li>
+ *       failing a constraint, else the first required field missing; a schema column given twice or a NUL
+ *       character in any string is named instead when there is one;</li>
  *   <li>a reserved field (processed_at, _kafka); a schema column given twice; a NUL character in any string;</li>
- *   <li>the event time: a real date and time within the range every reader handles.</li>
+ *   <li>the event time: the timestamp grammar, a real date and time, within the range every reader handles.</li>
  * </ol>
  * The payload is parsed once, by Jackson's streaming parser over the raw bytes. Reasons use the bronze path's words,
  * except the detail after "malformed JSON: " (Jackson's, not msgspec's). tests/test_flink_udf.py sends the same
@@ -32,6 +35,9 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.StreamReadCon
 final class Checker {
 
     static final String[] RESERVED = {"processed_at", "_kafka"};
+    private static final int PLAIN = 0;
+    private static final int ESCAPED = 1; // holds a \\u escape: only then can a string hide NUL or half a surrogate
+    private static final int NOT_ASCII = 2;
     // DuckDB's read_json refuses a longer line (transform.MAX_LINE_BYTES): the bound on top of max_message_bytes.
     static final int MAX_LINE_BYTES = 16 * 1024 * 1024 - 64 * 1024;
 
@@ -42,7 +48,9 @@ final class Checker {
 
     final Schema schema; // null: a JSON topic without a schema
     final String[] wanted; // the schema's fields first, then the other fields the caller reads
+    private final Map<String, Integer> slots = new HashMap<>(); // wanted[i] -> i
     private final int limit;
+    private int scanned; // what the last beforeParsing() found: PLAIN, ESCAPED or NOT_ASCII
 
     Checker(Schema schema, String[] extra, int maxMessageBytes) {
         this.schema = schema;
@@ -53,6 +61,9 @@ final class Checker {
             }
         }
         this.wanted = names.toArray(new String[0]);
+        for (int i = 0; i < wanted.length; i++) {
+            slots.put(wanted[i], i);
+        }
         this.limit = Math.min(maxMessageBytes, MAX_LINE_BYTES);
     }
 
@@ -77,7 +88,7 @@ final class Checker {
         if (value.length >= 3 && value[0] == (byte) 0xEF && value[1] == (byte) 0xBB && value[2] == (byte) 0xBF) {
             return "malformed JSON: a byte order mark before the value"; // Jackson would skip it, Python does not
         }
-        Parse parse = new Parse(found, hasEscapedUnicode(value));
+        Parse parse = new Parse(found, scanned != PLAIN);
         try (JsonParser parser = JSON.createParser(value)) {
             reason = parse.run(parser);
         } catch (JsonProcessingException e) {
@@ -88,14 +99,17 @@ final class Checker {
         if (parse.loneSurrogate) {
             return "malformed JSON: a \\u escape of half a UTF-16 surrogate pair"; // Jackson keeps it, Python not
         }
-        if (reason == null && schema != null) {
-            reason = parse.violation != null ? parse.violation : schema.missing(found);
+        if (reason != null) {
+            return reason;
         }
-        if (reason == null) {
-            reason = parse.reserved();
+        String invalid = schema == null ? null : parse.violation != null ? parse.violation : schema.missing(found);
+        String inspected = parse.duplicate != null ? parse.duplicate : parse.nul;
+        if (invalid != null) {
+            return inspected != null ? inspected : invalid; // a duplicate or a NUL explains more (as in bronze)
         }
+        reason = parse.reserved();
         if (reason == null) {
-            reason = parse.duplicate != null ? parse.duplicate : parse.nul;
+            reason = inspected;
         }
         if (reason == null && schema != null && schema.eventTime >= 0) {
             reason = schema.eventTime(found[schema.eventTime], eventMicros);
@@ -110,6 +124,27 @@ final class Checker {
         if (value.length > limit) {
             return "oversized: " + value.length + " bytes > " + limit;
         }
+        scanned = scan(value);
+        return scanned == NOT_ASCII ? notUtf8(value) : null;
+    }
+
+    /** One pass over the bytes: NOT_ASCII, else ESCAPED when a backslash precedes a 'u', else PLAIN. */
+    private static int scan(byte[] value) {
+        int found = PLAIN;
+        for (int i = 0; i < value.length; i++) {
+            byte b = value[i];
+            if (b < 0) {
+                return NOT_ASCII;
+            }
+            if (b == '\\' && i + 1 < value.length && value[i + 1] == 'u') {
+                found = ESCAPED;
+            }
+        }
+        return found;
+    }
+
+    /** Why `value` is not UTF-8 text, or null when it is. */
+    static String notUtf8Reason(byte[] value) {
         for (byte b : value) {
             if (b < 0) {
                 return notUtf8(value);
@@ -126,16 +161,6 @@ final class Checker {
         } catch (CharacterCodingException e) {
             return "value is not UTF-8 text (invalid utf-8 byte sequence)";
         }
-    }
-
-    /** Whether the bytes hold a \\u escape: only then can a string hide a NUL character or half a surrogate pair. */
-    private static boolean hasEscapedUnicode(byte[] value) {
-        for (int i = 0; i + 1 < value.length; i++) {
-            if (value[i] == '\\' && value[i + 1] == 'u') {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static int indexOf(byte[] value, byte wanted) {
@@ -200,7 +225,8 @@ final class Checker {
                 String name = parser.currentName();
                 inspect(name, name);
                 JsonToken valueToken = parser.nextToken();
-                int slot = indexOf(wanted, name);
+                Integer known = slots.get(name); // Jackson hands out one String per name: its hash is cached
+                int slot = known == null ? -1 : known;
                 if (slot >= 0) {
                     Value value = read(parser, valueToken, name);
                     found[slot] = value;

@@ -26,8 +26,10 @@ final class Schema {
     final String[] fields;
     final int eventTime; // index of the event-time field in `fields`, or -1
     private final Field[] checks;
+    private final Pattern eventTimePattern;
     private final long earliestMicros;
     private final long latestMicros;
+    private final IsoTimestamp timestamps = new IsoTimestamp(); // a Schema serves one thread (OrderCheck's Last)
 
     /** One declared field. */
     private static final class Field {
@@ -43,7 +45,8 @@ final class Schema {
         String words;
     }
 
-    private Schema(String name, Field[] checks, int eventTime, long earliestMicros, long latestMicros) {
+    private Schema(String name, Field[] checks, int eventTime, Pattern eventTimePattern, long earliestMicros,
+                   long latestMicros) {
         this.name = name;
         this.checks = checks;
         this.fields = new String[checks.length];
@@ -51,6 +54,7 @@ final class Schema {
             fields[i] = checks[i].name;
         }
         this.eventTime = eventTime;
+        this.eventTimePattern = eventTimePattern;
         this.earliestMicros = earliestMicros;
         this.latestMicros = latestMicros;
     }
@@ -78,7 +82,9 @@ final class Schema {
                 }
                 checks.add(field);
             }
-            return new Schema(root.get("name").asText(), checks.toArray(new Field[0]), eventTime,
+            Pattern grammar = root.hasNonNull("event_time_pattern")
+                    ? Pattern.compile(root.get("event_time_pattern").asText()) : null;
+            return new Schema(root.get("name").asText(), checks.toArray(new Field[0]), eventTime, grammar,
                               root.path("earliest_us").asLong(Long.MIN_VALUE),
                               root.path("latest_us").asLong(Long.MAX_VALUE));
         } catch (IOException e) {
@@ -106,22 +112,30 @@ final class Schema {
     }
 
     /**
-     * Why the event-time field's value (which fits the schema) names no real instant in the range every reader
-     * handles, or null; then eventMicros[0] holds it in epoch microseconds.
+     * Why the event-time field's value (a string, as the schema wants) does not follow the timestamp grammar or
+     * names no real instant in the range every reader handles (schemas.event_time), or null; then eventMicros[0]
+     * holds the instant in epoch microseconds.
      */
     String eventTime(Value value, long[] eventMicros) {
         if (value == null || value.isNull()) {
             return null;
         }
-        Long micros = IsoTimestamp.epochMicros(value.text);
-        String problem = micros == null ? "not a real date and time"
-                : micros < earliestMicros || micros > latestMicros ? "outside the range every reader handles"
-                : null;
+        Long micros = null;
+        String problem;
+        if (eventTimePattern != null && !eventTimePattern.matcher(value.text).find()) {
+            problem = "must be " + checks[eventTime].words;
+        } else if ((micros = timestamps.epochMicros(value.text)) == null) {
+            problem = "is no real date and time";
+        } else if (micros < earliestMicros || micros > latestMicros) {
+            problem = "is outside the range every reader handles";
+        } else {
+            problem = null;
+        }
         if (problem == null) {
             eventMicros[0] = micros;
             return null;
         }
-        return "schema " + name + ": field '" + fields[eventTime] + "': " + problem + ", got " + value.repr();
+        return "schema " + name + ": field '" + fields[eventTime] + "' " + problem + ", got " + value.repr();
     }
 
     private static boolean conforms(Field field, Value value) {
