@@ -16,16 +16,43 @@ mkdir -p "$DAGSTER_HOME"
 cp infra/dagster/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 
 logs="${LAKEHOUSE_HOME:-.lakehouse}/logs"
-.venv/bin/lakehouse produce --topic orders --forever --rate "${GENERATOR_RATE:-5}" --disorder 5 \
+export HOUSEKEEPING_LOG_DIR="${HOUSEKEEPING_LOG_DIR:-$logs}"  # the housekeeping job rotates the logs written here
+export DAGSTER_UI_URL="${DAGSTER_UI_URL:-http://127.0.0.1:${DAGSTER_PORT:-3000}}"  # for the links in failure alerts
+# Ctrl-C reaches every process of this script's process group. Background commands of a non-interactive shell
+# ignore SIGINT, so the generators get its default action back (env --default-signal): they stop on Ctrl-C and
+# deliver what they had already produced. Every process started from here inherits LAKEHOUSE_DEV_SESSION; on exit
+# (Ctrl-C, or Dagster stopping for another reason) the trap stops the generators and waits until all of them are
+# gone (Dagster's run workers mark their runs failed first), killing what is left after 90 s.
+export LAKEHOUSE_DEV_SESSION="dev-$$-$RANDOM"
+started() {  # pids of the live processes started from here, this shell excepted
+  local file pid
+  for file in $(grep -lsxz "LAKEHOUSE_DEV_SESSION=$LAKEHOUSE_DEV_SESSION" /proc/[0-9]*/environ); do
+    pid=${file#/proc/}; pid=${pid%/environ}
+    [ "$pid" != "$$" ] && [ "$pid" != "$BASHPID" ] && [ -e "/proc/$pid" ] || continue
+    grep -qs '^State:.*Z' "/proc/$pid/status" || echo "$pid"  # zombies are gone, just not reaped yet
+  done
+}
+stop() {
+  set +e
+  kill -INT $gen_orders $gen_lab 2>/dev/null
+  local left
+  for _ in $(seq 180); do left=$(started); [ -z "$left" ] && return; sleep 0.5; done
+  echo "dev.sh: still running after 90 s, killing: $left" >&2
+  kill -KILL $left 2>/dev/null
+}
+generator() { exec env --default-signal=INT .venv/bin/lakehouse produce "$@"; }
+orders_topic="${GENERATOR_ORDERS_TOPIC:-orders}" events_topic="${GENERATOR_EVENTS_TOPIC:-lab-events}"
+generator --topic "$orders_topic" --forever --rate "${GENERATOR_RATE:-5}" --disorder 5 \
   --late-fraction 0.02 --duplicate-fraction 0.01 --bad-fraction 0.01 >>"$logs/generator-orders.log" 2>&1 &
 gen_orders=$!
-.venv/bin/lakehouse produce --topic lab-events --forever --rate 1 >>"$logs/generator-lab-events.log" 2>&1 &
+generator --topic "$events_topic" --forever --rate 1 >>"$logs/generator-lab-events.log" 2>&1 &
 gen_lab=$!
-trap 'kill -INT $gen_orders $gen_lab 2>/dev/null || true' EXIT
+trap stop EXIT
 
 echo "Dagster UI: http://127.0.0.1:${DAGSTER_PORT:-3000}  — sensors bronze_orders_sensor and bronze_lab_events_sensor are on."
-echo "Generators write to orders (${GENERATOR_RATE:-5}/s) and lab-events (1/s); logs in $logs/."
-echo "The schedule lake_models_schedule updates silver and the app.* tables in Postgres every minute,"
-echo "then the Superset dashboard: ${SUPERSET_URL:-http://127.0.0.1:8088}/superset/dashboard/orders-realtime/ (refreshes every 30 s)."
+echo "Generators write to $orders_topic (${GENERATOR_RATE:-5}/s) and $events_topic (1/s); logs in $logs/."
+echo "Each bronze run also updates silver and the app.* tables; lake_models_schedule runs every model, then the"
+echo "dashboard ${SUPERSET_URL:-http://127.0.0.1:8088}/superset/dashboard/orders-realtime/ (refreshes every 30 s)."
+echo "Failed runs: sensor run_failure_alerts (and ALERT_WEBHOOK_URL); stale data: the 'fresh' checks (docs/operations.md)."
 echo "Flink SQL: launch the jobs flink_kafka_to_minio / flink_orders_per_minute from the UI; Flink UI ${FLINK_REST_URL:-http://127.0.0.1:8081}."
 .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p "${DAGSTER_PORT:-3000}"

@@ -1,17 +1,35 @@
-"""The orchestrator's faults, for real: `dagster dev` killed with every child (as when its host dies) and restarted,
-and failure alerts posted to a webhook. Each test runs its own `dagster dev` on a throw-away instance
-(tests/support/dagster_dev.py) with the probe code location, so nothing of the platform's state is touched."""
+"""The orchestrator, for real: `dagster dev` killed with every child (as when its host dies) and restarted, failure
+alerts posted to a webhook, and Ctrl-C on the main command. Each test runs its own Dagster on a throw-away instance
+(tests/support/dagster_dev.py), so nothing of the platform's state on the shared stack is touched."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import psycopg
 import pytest
+from confluent_kafka.admin import NewTopic
 from dagster import DagsterEventType
 
-from tests.support.dagster_dev import private_dagster
+from infra.stack import stack
+from infra.stack.config import REPO_ROOT
+from infra.stack.sandbox import sandbox
+from tests.support.dagster_dev import (
+    MARKER,
+    DagsterApi,
+    free_port,
+    isolated_platform_env,
+    marked_processes,
+    private_dagster,
+    throwaway_database,
+)
 from tests.support.probe_location import FAKE_SECRET
 
 PROBE = "tests.support.probe_location"
@@ -32,22 +50,21 @@ def test_a_run_whose_orchestrator_was_killed_is_failed_and_frees_the_queue(core_
         with dagster.instance() as instance:  # what the killed orchestrator left behind
             assert instance.get_run_by_id(stuck).status.value == "STARTED"
 
-        restarted = time.monotonic()
+        restarted = time.time()
         dagster.start()
-        started_in = time.monotonic() - restarted
+        answered = time.time() - restarted
         failed = dagster.wait_for(stuck, {"FAILURE"}, timeout=300, poll=2)
-        time_to_fail = time.monotonic() - restarted
         done = dagster.wait_for(later, {"SUCCESS", "FAILURE"}, timeout=300, poll=2)
-        time_to_next = time.monotonic() - restarted
         with dagster.instance() as instance:
-            reasons = [e.message for e in instance.all_logs(stuck, of_type=DagsterEventType.RUN_FAILURE)]
-        print(f"\ndead run failed {time_to_fail:.0f}s after the restart began (dagster dev took "
-              f"{started_in:.0f}s to answer); the queued run finished after {time_to_next:.0f}s")
+            failures = instance.all_logs(stuck, of_type=DagsterEventType.RUN_FAILURE)
+        failed_after = failures[-1].timestamp - restarted
+        print(f"\nafter the restart: dagster dev answered in {answered:.0f}s, the dead run was failed at "
+              f"{failed_after:.0f}s, the run queued behind it succeeded at {done.ended - restarted:.0f}s")
 
     assert failed.status == "FAILURE"
-    assert any("run worker process" in reason and "is gone" in reason for reason in reasons), reasons
+    assert "run worker process" in failures[-1].message and "is gone" in failures[-1].message, failures[-1].message
     assert done.status == "SUCCESS"
-    assert time_to_fail - started_in < 90  # within a monitoring poll (30 s) of the daemon being back, and slack
+    assert failed_after < answered + 60  # within two monitoring polls (30 s) of Dagster being back
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -101,3 +118,87 @@ def test_a_failed_run_is_logged_and_posted_to_the_webhook_without_secrets(core_s
               for e in t["logEvents"]["events"]]
     assert any(failed in m and "probe failure" in m for m in logged), logged
     assert not any(FAKE_SECRET in m for m in logged)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@pytest.fixture
+def two_topics(resources):
+    """Fresh `orders`- and `lab-events`-like topics for a main command of our own; deleted after."""
+    admin = resources["kafka"].admin()
+    names = [f"test-orders-{uuid.uuid4().hex[:8]}", f"test-events-{uuid.uuid4().hex[:8]}"]
+    for name, future in admin.create_topics([NewTopic(n, num_partitions=2, replication_factor=1)
+                                             for n in names]).items():
+        future.result(30)
+    yield names
+    for future in admin.delete_topics(names).values():
+        future.result(30)
+
+
+def test_ctrl_c_on_the_main_command_stops_dagster_and_the_generators(core_stack, resources, two_topics, tmp_path):
+    expected = ("postgres", "s3", "kafka", "flink", "superset", "connect")
+    before = {row.service: row for row in stack.status(core_stack)}
+    down = [name for name in expected if name not in before or not before[name].healthy]
+    if down:  # the main command would start them: never from a test
+        pytest.fail(f"not healthy: {', '.join(down)} — run `lakehouse up --with flink,superset,connect`")
+    orders, events = two_topics
+    marker, port = uuid.uuid4().hex, free_port()
+    with sandbox(core_stack, resources["object_store"], resources["postgres"]) as (store, postgres), \
+            throwaway_database(core_stack) as dagster_url:
+        env = {**os.environ, MARKER: marker, "DAGSTER_HOME": str(tmp_path / "dagster"), "DAGSTER_PORT": str(port),
+               "DAGSTER_PG_URL": dagster_url, "GENERATOR_ORDERS_TOPIC": orders, "GENERATOR_EVENTS_TOPIC": events,
+               **isolated_platform_env(f"{events}:text,{orders}:json:orders", store.bucket, postgres.url,
+                                       resources["postgres"].url)}
+        with open(tmp_path / "dev.log", "wb") as log:  # a terminal's foreground job: a process group of its own
+            main = subprocess.Popen(["bash", "infra/dev.sh"], cwd=REPO_ROOT, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            api, deadline = DagsterApi(f"http://127.0.0.1:{port}"), time.monotonic() + 600
+            while not api.ready() or not [r for r in api.runs(f"bronze_{orders.replace('-', '_')}")
+                                          if r.status == "SUCCESS"]:
+                assert main.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "no bronze run succeeded within 10 minutes"
+                time.sleep(2)
+            running = marked_processes(marker)
+            running_cmd = {pid: _cmdline(pid) for pid in running}
+            generators = [pid for pid in running if " produce " in running_cmd[pid]]
+            assert len(generators) == 2, [_cmdline(pid) for pid in running]
+
+            os.killpg(main.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+            interrupted, gone = time.monotonic(), {}
+            while (alive := set(marked_processes(marker))) and time.monotonic() - interrupted < 120:
+                gone.update({pid: time.monotonic() - interrupted for pid in running if pid not in alive | set(gone)})
+                time.sleep(0.2)
+            gone.update({pid: time.monotonic() - interrupted for pid in running if pid not in alive | set(gone)})
+            left = {pid: _cmdline(pid) for pid in marked_processes(marker)}
+            exit_code = main.wait(timeout=30)
+            with psycopg.connect(dagster_url) as conn:
+                in_flight = conn.execute("SELECT run_id, status FROM runs WHERE status IN "
+                                         "('STARTING', 'STARTED', 'CANCELING')").fetchall()
+        finally:
+            for pid in marked_processes(marker):
+                os.kill(pid, signal.SIGKILL)
+    generators_gone = max(gone.get(pid, float("inf")) for pid in generators)
+    print(f"\nafter Ctrl-C (exit {exit_code}): generators gone in {generators_gone:.1f}s, all {len(running)} "
+          f"processes in {max(gone.values(), default=0):.1f}s:")
+    for pid, seconds in sorted(gone.items(), key=lambda item: item[1]):
+        print(f"  {seconds:5.1f}s  {running_cmd[pid]}"[:160])
+
+    assert left == {}
+    assert in_flight == []  # runs in flight at Ctrl-C were marked failed by their workers, not left STARTED
+    assert gone[main.pid] >= max(gone.values()) - 0.5  # the command returns once everything it started is gone
+    # Bounds for a busy 2-core machine (measured 9-26 s and 33-75 s at load 12-28; 1-2 s for a generator when idle);
+    # infra/dev.sh kills what is left after 90 s, so the second bound also shows that it did not have to.
+    assert generators_gone < 45  # each stops between two records and flushes what it had produced
+    assert max(gone.values()) < 85  # Dagster's graceful stop: run workers mark their runs failed first
+    output = (tmp_path / "dev.log").read_text()
+    table = output[output.index("SERVICE "):output.index("Dagster UI:")].splitlines()[1:]
+    # `lakehouse up` in the command found every service healthy and started nothing: the pids it printed are those
+    # from before (others may restart services of the shared stack later; that is not ours to check)
+    assert {line.split()[0]: line.split()[-2] for line in table if line.strip()} == \
+        {name: row.pids for name, row in before.items()}
