@@ -13,9 +13,10 @@ webserver and run workers (kill -9, restarts, queue latency).
 `private_dagster` creates a throw-away database on the stack's Postgres, writes a DAGSTER_HOME whose dagster.yaml is
 infra/dagster/dagster.yaml (deep-merged with `instance_overrides`) pointing at it, and a workspace that loads
 `module`; on exit it kills whatever is left and drops the database. The processes get `env` on top of this
-process's environment (isolate the platform with BRONZE_TOPICS, S3_BUCKET, PG_URL, ... when loading it).
-Every process it starts carries a marker in its environment, so `processes()` finds exactly them (run workers
-and code servers included), never another agent's Dagster.
+process's environment: to load the platform itself (module "orchestration.definitions") without touching the
+shared stack's data, pass `isolated_platform_env(...)` (own topics, bucket and database). Every process it starts
+carries a marker in its environment, so `processes()` finds exactly them (run workers and code servers included),
+never another agent's Dagster. `DagsterApi(url)` alone talks to any webserver (say one infra/dev.sh started).
 """
 from __future__ import annotations
 
@@ -39,7 +40,6 @@ from infra.stack import stack
 from infra.stack.config import REPO_ROOT, StackConfig
 
 MARKER = "LAKEHOUSE_DAGSTER_DEV_ID"
-FINISHED = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
 _RUN_FIELDS = "runId jobName status creationTime startTime endTime tags { key value }"
 
 
@@ -91,57 +91,26 @@ def _merge(base: dict, overrides: dict) -> dict:
     return out
 
 
-class DagsterDev:
-    """One private Dagster instance served by `dagster dev` (see the module docstring)."""
+class DagsterApi:
+    """The GraphQL API of a running Dagster webserver (any: DagsterDev's, or one infra/dev.sh started)."""
 
-    def __init__(self, home: Path, pg_url: str, module: str, env: dict[str, str] | None = None,
-                 instance_overrides: dict | None = None, location: str = "lakehouse"):
-        self.home, self.pg_url, self.location = home, pg_url, location
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.marker = uuid.uuid4().hex
-        self.log = home / "dagster-dev.log"
-        self._env = env or {}
-        self._process: subprocess.Popen | None = None
-        home.mkdir(parents=True, exist_ok=True)
-        config = yaml.safe_load((REPO_ROOT / "infra" / "dagster" / "dagster.yaml").read_text())
-        (home / "dagster.yaml").write_text(yaml.safe_dump(_merge(config, instance_overrides or {})))
-        (home / "workspace.yaml").write_text(yaml.safe_dump({"load_from": [{"python_module": {
-            "module_name": module, "working_directory": str(REPO_ROOT), "location_name": location}}]}))
+    def __init__(self, url: str, location: str = "lakehouse"):
+        self.url, self.location = url, location
 
-    def environment(self) -> dict[str, str]:
-        """The environment its processes get."""
-        return {**os.environ, **self._env, "DAGSTER_HOME": str(self.home), "DAGSTER_PG_URL": self.pg_url,
-                MARKER: self.marker}
-
-    def start(self, timeout: float = 300) -> DagsterDev:
-        """Start `dagster dev` in a new process group; return once the code location is loaded and the
-        daemon reports healthy."""
-        with open(self.log, "ab") as log:
-            self._process = subprocess.Popen(
-                [str(REPO_ROOT / ".venv" / "bin" / "dagster"), "dev", "-w", str(self.home / "workspace.yaml"),
-                 "-h", "127.0.0.1", "-p", str(self.port)],
-                cwd=REPO_ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"dagster dev exited ({self._process.returncode}); see {self.log}")
-            if self._ready():
-                return self
-            time.sleep(1)
-        raise TimeoutError(f"dagster dev not ready after {timeout:.0f}s; see {self.log}")
-
-    def _ready(self) -> bool:
+    def ready(self) -> bool:
+        """The code location is loaded and the run queue and sensor daemons are healthy (False while the
+        webserver does not answer; RuntimeError when the location failed to load)."""
         try:
             data = self.graphql("""{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
-                locationOrLoadError { __typename } } } }
+                locationOrLoadError { __typename ... on PythonError { message } } } } }
                 instance { daemonHealth { allDaemonStatuses { daemonType healthy } } } }""", timeout=5)
         except OSError:
             return False
         entries = {e["name"]: e for e in data["workspaceOrError"]["locationEntries"]}
         entry = entries.get(self.location)
         if entry and entry["locationOrLoadError"] and entry["locationOrLoadError"]["__typename"] == "PythonError":
-            raise RuntimeError(f"code location {self.location} failed to load; see {self.log}")
+            raise RuntimeError(f"code location {self.location} failed to load: "
+                               f"{entry['locationOrLoadError']['message']}")
         daemons = data["instance"]["daemonHealth"]["allDaemonStatuses"]
         return bool(entry and entry["loadStatus"] == "LOADED" and daemons
                     and all(d["healthy"] for d in daemons if d["daemonType"] in ("QUEUED_RUN_COORDINATOR", "SENSOR")))
@@ -197,6 +166,47 @@ class DagsterDev:
                 raise TimeoutError(f"run {run_id} is {run.status}, not {sorted(statuses)}, after {timeout:.0f}s")
             time.sleep(poll)
 
+
+class DagsterDev(DagsterApi):
+    """One private Dagster instance served by `dagster dev` (see the module docstring)."""
+
+    def __init__(self, home: Path, pg_url: str, module: str, env: dict[str, str] | None = None,
+                 instance_overrides: dict | None = None, location: str = "lakehouse"):
+        self.port = free_port()
+        super().__init__(f"http://127.0.0.1:{self.port}", location)
+        self.home, self.pg_url = home, pg_url
+        self.marker = uuid.uuid4().hex
+        self.log = home / "dagster-dev.log"
+        self._env = env or {}
+        self._process: subprocess.Popen | None = None
+        home.mkdir(parents=True, exist_ok=True)
+        config = yaml.safe_load((REPO_ROOT / "infra" / "dagster" / "dagster.yaml").read_text())
+        (home / "dagster.yaml").write_text(yaml.safe_dump(_merge(config, instance_overrides or {})))
+        (home / "workspace.yaml").write_text(yaml.safe_dump({"load_from": [{"python_module": {
+            "module_name": module, "working_directory": str(REPO_ROOT), "location_name": location}}]}))
+
+    def environment(self) -> dict[str, str]:
+        """The environment its processes get."""
+        return {**os.environ, **self._env, "DAGSTER_HOME": str(self.home), "DAGSTER_PG_URL": self.pg_url,
+                MARKER: self.marker}
+
+    def start(self, timeout: float = 300) -> DagsterDev:
+        """Start `dagster dev` in a new process group; return once the code location is loaded and the
+        daemon reports healthy."""
+        with open(self.log, "ab") as log:
+            self._process = subprocess.Popen(
+                [str(REPO_ROOT / ".venv" / "bin" / "dagster"), "dev", "-w", str(self.home / "workspace.yaml"),
+                 "-h", "127.0.0.1", "-p", str(self.port)],
+                cwd=REPO_ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"dagster dev exited ({self._process.returncode}); see {self.log}")
+            if self.ready():
+                return self
+            time.sleep(1)
+        raise TimeoutError(f"dagster dev not ready after {timeout:.0f}s; see {self.log}")
+
     def processes(self) -> list[int]:
         """Live processes it started: dagster dev, webserver, daemon, code servers, run workers."""
         return marked_processes(self.marker)
@@ -245,6 +255,15 @@ class DagsterDev:
                 del os.environ["DAGSTER_PG_URL"]
             else:
                 os.environ["DAGSTER_PG_URL"] = previous
+
+
+def isolated_platform_env(bronze_topics: str, bucket: str, pg_url: str, main_pg_url: str) -> dict[str, str]:
+    """Environment under which the platform's code location in a private Dagster reads and writes only a sandbox:
+    bronze ingests `bronze_topics` (BRONZE_TOPICS syntax) into `bucket`, the ledger and models use `pg_url`; the
+    lake_models schedule (and the Superset dashboard it provisions, which would repoint the shared "Postgres App"
+    connection) never fires, and should the dashboard run, it keeps the connection at `main_pg_url`."""
+    return {"BRONZE_TOPICS": bronze_topics, "S3_BUCKET": bucket, "PG_URL": pg_url,
+            "MODELS_SCHEDULE_CRON": "0 0 1 1 *", "SUPERSET_DATABASE_URI": main_pg_url}
 
 
 @contextmanager
