@@ -56,11 +56,14 @@ def _updated(instance, key: AssetKey) -> None:
 
 
 def _sensor_verdicts(checks: FreshnessChecks, instance, kafka, cursor: str | None = None):
-    """Run the freshness sensor once as the daemon would; ({asset: passed}, {asset: description}, cursor)."""
+    """Run the freshness sensor once as the daemon does (it stores the sensor's asset events as run-less events);
+    ({asset: passed}, {asset: description}, cursor)."""
     sensor = checks.sensor_definition()
     with build_sensor_context(instance=instance, cursor=cursor, resources={
             "kafka": kafka, "freshness_settings": FreshnessSettings(bronze_seconds=LIMIT, models_seconds=LIMIT)}) as ctx:
         result = sensor(ctx)
+    for event in result.asset_events:
+        instance.report_runless_asset_event(event)
     return ({e.asset_key: e.passed for e in result.asset_events},
             {e.asset_key: e.description for e in result.asset_events}, result.cursor)
 
@@ -125,6 +128,9 @@ def test_the_sensor_records_a_result_when_the_verdict_changes(instance, resource
     time.sleep(LIMIT + 1)
     changed, _, _ = _sensor_verdicts(checks, instance, kafka, cursor)
     assert (first, same, changed) == ({APP: True}, {}, {APP: False})
+    summary = instance.event_log_storage.get_asset_check_summary_records([AssetCheckKey(APP, CHECK_NAME)])
+    latest = summary[AssetCheckKey(APP, CHECK_NAME)].last_check_execution_record
+    assert latest.status.value == "FAILED" and latest.run_id == ""  # what the asset's Checks tab shows
 
 
 def test_the_checks_run_from_the_ui_record_the_same_verdicts(instance, resources, fresh_topic):
