@@ -62,9 +62,11 @@ def measure(harness: CdcHarness, rate: float, seconds: float) -> dict[str, objec
     report = {}
 
     def write() -> None:
-        report["app"] = run(shop_conninfo(harness.cfg.pg_url, harness.dbname),
-                            AppSpec(rate=rate, duration=seconds, seed=int(rate)))
-        done.set()
+        try:
+            report["app"] = run(shop_conninfo(harness.cfg.pg_url, harness.dbname),
+                                AppSpec(rate=rate, duration=seconds, seed=int(rate)))
+        finally:
+            done.set()
 
     writer = threading.Thread(target=write)
     writer.start()
@@ -78,6 +80,8 @@ def measure(harness: CdcHarness, rate: float, seconds: float) -> dict[str, objec
             break
     writer.join()
     consumer.close()
+    if "app" not in report:
+        raise RuntimeError("the application failed: see its traceback above")
     app = report["app"]
     changes = sum(app.counts[k] for k in ("inserts", "updates", "deletes"))
     return {"target_rate": rate, "achieved_rate": round(changes / app.elapsed, 1), "changes": changes,

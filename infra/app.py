@@ -134,7 +134,7 @@ class _Shop:
                 self.open.pop(idx)
                 self.closed.append(oid)
         else:
-            oid = f"o-{uuid.UUID(int=self.rng.getrandbits(128)).hex[:12]}"
+            oid = f"o-{uuid.uuid4().hex[:12]}"  # new on every run: the table keeps the rows of earlier runs
             self.conn.execute(
                 "INSERT INTO app.orders (order_id, customer_id, status, amount, currency) VALUES (%s, %s, %s, %s, %s)",
                 (oid, f"c-{self.rng.randint(1, 5000):05d}", "created", round(self.rng.uniform(5, 500), 2),
@@ -192,7 +192,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--duration", type=float, help="seconds to run (default: until interrupted)")
     group.add_argument("--count", type=int, help="row changes to commit, then stop")
-    parser.add_argument("--seed", type=int, default=None, help="reproduce a run (default: a new random seed)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="reproduce a run's mix of changes; order ids are new every run (default: a new seed)")
     parser.add_argument("--delete-fraction", type=float, default=0.05, help="of the changes, deletes")
     parser.add_argument("--multi-fraction", type=float, default=0.1,
                         help="of the transactions, those committing 2 to 5 changes at once")
