@@ -66,10 +66,10 @@ def test_bad_records_are_quarantined_with_raw_bytes_and_reason():
         json.dumps({**GOOD, "created_at": "yesterday"}).encode(): "field 'created_at' must be an ISO-8601",
         json.dumps({**GOOD, "amount": True}).encode(): "field 'amount' must be a number",
         json.dumps({**GOOD, "customer_id": 7}).encode(): "field 'customer_id' must be a string or null",
-        b"[1, 2]": "not an object",
+        b"[1, 2]": "not a JSON object: Expected `object`, got `array`",
         b"\xff\xfe": "not UTF-8",
-        json.dumps({**GOOD, "_kafka": 1}).encode(): "reserved field(s) ['_kafka']",
-        json.dumps({**GOOD, "processed_at": "x"}).encode(): "reserved field(s) ['processed_at']",
+        json.dumps({**GOOD, "_kafka": 1}).encode(): "reserved field: the payload uses ['_kafka']",
+        json.dumps({**GOOD, "processed_at": "x"}).encode(): "reserved field: the payload uses ['processed_at']",
     }
     for raw, reason in cases.items():
         out = transform(_rec(raw), ORDERS, "t", 1 << 20)
@@ -105,3 +105,17 @@ def test_topics_come_from_configuration_with_clear_errors():
             assert words in str(exc)
         else:
             raise AssertionError(bad)
+
+
+def test_object_names_carry_the_topic_id_in_a_form_that_makes_no_folder():
+    from assets.bronze.ingest import PREFIXES
+    from assets.bronze.writer import ObjectWriter
+
+    writer = ObjectWriter("orders", PREFIXES, topic_id="2/AC7n1x+Q9s")
+    for offset in (5, 9):
+        writer.add("bronze", 0, "2026-01-01", offset, b"{}\n")
+    [(layer, partition, dt)] = writer.groups
+    key = writer.object_key(layer, partition, dt, writer.groups[(layer, partition, dt)])
+    assert key == "bronze/stream/orders/dt=2026-01-01/orders-2_AC7n1x-p0-5-9.jsonl.zst"
+    assert ObjectWriter("orders", PREFIXES).object_key(layer, partition, dt, writer.groups[(layer, partition, dt)]) \
+        == "bronze/stream/orders/dt=2026-01-01/orders-p0-5-9.jsonl.zst"

@@ -69,6 +69,9 @@ def _second(epoch_seconds: int) -> tuple[bytes, str]:
     return b'"' + text.encode() + b".", text[:10]
 
 
+_MILLIS = tuple(b'%03dZ"' % n for n in range(1000))  # the end of a Kafka timestamp's JSON text, by millisecond
+
+
 class _Members(list):
     """A JSON object's members in order, duplicates kept (json.loads' object_pairs_hook)."""
 
@@ -94,6 +97,7 @@ class Transform:
         self.text = spec.fmt == "text"
         self.schema = SCHEMAS[spec.schema] if spec.schema else SCHEMALESS
         self.decode = msgspec.json.Decoder(self.schema.struct).decode
+        self.encode = msgspec.json.Encoder().encode
         self.columns = self.schema.columns
         self.quoted_columns = tuple(_json(c) for c in self.columns)
         self.event_field = self.schema.event_time
@@ -104,6 +108,8 @@ class Transform:
         self.tail = (self.processed + b',"_kafka":{"topic":' + _json(spec.topic)).replace(b"%", b"%%") + (
             b',"partition":%d,"offset":%d,"timestamp":%b,"key":%b}}\n')
         self.next_tail = b"," + self.tail  # after the last member of a non-empty object
+        self.last_ms: int | None = -1
+        self.last_stamp = (b"null", self.processed_date)
 
     def __call__(self, partition: int, offset: int, timestamp_ms: int | None, key: bytes | None,
                  value: bytes | None) -> tuple[str, bytes, datetime | None, str | None]:
@@ -111,12 +117,14 @@ class Transform:
 
         The date (of the Kafka timestamp, else of processed_at) names the object the line goes to. One
         function, no helper calls on the way of a valid record: this runs for every record."""
-        if timestamp_ms is None or not 0 <= timestamp_ms <= MAX_TIMESTAMP_MS:
+        if timestamp_ms == self.last_ms:  # records produced together share a millisecond
+            stamp, date = self.last_stamp
+        elif timestamp_ms is None or not 0 <= timestamp_ms <= MAX_TIMESTAMP_MS:
             stamp, date = b"null", self.processed_date
         else:
-            seconds, millis = divmod(timestamp_ms, 1000)
-            prefix, date = _second(seconds)
-            stamp = b'%b%03dZ"' % (prefix, millis)
+            prefix, date = _second(timestamp_ms // 1000)
+            stamp = prefix + _MILLIS[timestamp_ms % 1000]
+            self.last_ms, self.last_stamp = timestamp_ms, (stamp, date)
         if key is None:
             key_json = b"null"
         else:
@@ -135,7 +143,7 @@ class Transform:
                 value.decode()
             except UnicodeDecodeError as exc:
                 return self._quarantine(date, partition, offset, stamp, key_json, value,
-                                        f"value is not UTF-8 text ({exc.reason} at byte {exc.start})")
+                                        f"value is not UTF-8 text: {exc.reason} at byte {exc.start}")
         if self.text:
             if b"\x00" in value:
                 return self._quarantine(date, partition, offset, stamp, key_json, value,
@@ -152,11 +160,21 @@ class Transform:
         if payload.processed_at is not UNSET or payload.kafka is not UNSET:
             used = [n for n, v in zip(RESERVED, (payload.processed_at, payload.kafka)) if v is not UNSET]
             return self._quarantine(date, partition, offset, stamp, key_json, value,
-                                    f"payload uses reserved field(s) {used}")
-        if b"\\" in value or (self.quoted_columns and max(map(value.count, self.quoted_columns)) > 1):
-            reason = self._inspect(value)
-            if reason is not None:
-                return self._quarantine(date, partition, offset, stamp, key_json, value, reason)
+                                    f"reserved field: the payload uses {used}, which bronze adds itself")
+        tail = self.next_tail
+        escaped = value.rfind(b"\\") >= 0
+        if not escaped and self.encode(payload) == value:
+            body = value[:-1]  # msgspec's own compact encoding: only known members, no escape, no newline
+        else:
+            if escaped or (self.quoted_columns and max(map(value.count, self.quoted_columns)) > 1):
+                reason = self._inspect(value)
+                if reason is not None:
+                    return self._quarantine(date, partition, offset, stamp, key_json, value, reason)
+            body = value.rstrip()[:-1]  # the object without its closing brace
+            if b"\n" in body or b"\r" in body:  # JSON whitespace (a raw newline cannot be inside a string)
+                body = body.replace(b"\n", b" ").replace(b"\r", b" ")
+            if not self.columns and body.rstrip().endswith(b"{"):  # {} (only a schema-less payload is empty)
+                tail = self.tail
         when = None
         if self.event_field:
             text = getattr(payload, self.event_field)
@@ -166,12 +184,7 @@ class Transform:
                 return self._quarantine(date, partition, offset, stamp, key_json, value,
                                         f"schema {self.spec.schema}: field {self.event_field!r} {exc}, "
                                         f"got {text!r:.60}")
-        body = value.rstrip()[:-1]  # the object without its closing brace
-        if b"\n" in body or b"\r" in body:  # JSON whitespace (a raw newline cannot be inside a string)
-            body = body.replace(b"\n", b" ").replace(b"\r", b" ")
-        if not self.columns and body.rstrip().endswith(b"{"):  # {} (only a schema-less payload can be empty)
-            return date, body + self.tail % (partition, offset, stamp, key_json), when, None
-        return date, body + self.next_tail % (partition, offset, stamp, key_json), when, None
+        return date, body + tail % (partition, offset, stamp, key_json), when, None
 
     def _quarantine(self, date: str, partition: int, offset: int, stamp: bytes, key_json: bytes, value: bytes,
                     reason: str) -> tuple[str, bytes, None, str]:
@@ -186,7 +199,7 @@ class Transform:
         if message.startswith("Object missing required field"):
             return f"schema {self.spec.schema}: missing field {message.split('`')[1]!r}"
         if "`$." not in message:
-            return f"JSON value is not an object ({message})"
+            return f"not a JSON object: {message}"
         column = message.rsplit("`$.", 1)[1].rstrip("`")
         try:
             got = json.loads(value).get(column)

@@ -67,8 +67,9 @@ class ObjectWriter:
 
     def object_key(self, layer: str, partition: int, dt: str, group: _Group) -> str:
         """bronze/stream/<topic>/dt=<date>/<topic>[-<topic id[:8]>]-p<partition>-<first>-<last>.jsonl.zst
-        (same shape for quarantine)."""
-        name = f"{self.topic}-{self.topic_id[:8]}" if self.topic_id else self.topic
+        (same shape for quarantine); the id in URL-safe base64, as Kafka's own tools print it."""
+        # Kafka renders topic ids in base64, whose '/' would split the key into folders: use the URL-safe form
+        name = f"{self.topic}-{self.topic_id.replace('+', '-').replace('/', '_')[:8]}" if self.topic_id else self.topic
         return f"{self.layer_prefix[layer]}/{self.topic}/dt={dt}/{name}-p{partition}-{group.first}-{group.last}{SUFFIX}"
 
     def upload(self, s3, bucket: str) -> list[dict]:
