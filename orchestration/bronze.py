@@ -65,7 +65,7 @@ def bronze_job(spec: TopicSpec, bronze: AssetsDefinition, downstream: AssetSelec
                             executor_def=in_process_executor,
                             description=f"Land one micro-batch of Kafka topic {spec.topic} in bronze, then run "
                                         "the models that read it",
-                            tags={"kafka/topic": spec.topic})
+                            tags={"kafka/topic": spec.topic, "dagster/max_runtime": "1200"})
 
 
 def records_per_run(instance: DagsterInstance, bronze: AssetsDefinition, settings: BronzeSettings) -> int:

@@ -33,7 +33,8 @@ _bronze_jobs = {
 # The safety net and the way to run the models by hand: every model (and the dashboard) on what bronze gained.
 # Model runs never overlap whoever launches them (an advisory lock per model in assets/models/runner.py).
 lake_models_job = define_asset_job("lake_models", selection=AssetSelection.assets(*_models, _dashboard),
-                                   executor_def=in_process_executor, tags={"lakehouse/models": "serial"},
+                                   executor_def=in_process_executor,
+                                   tags={"lakehouse/models": "serial", "dagster/max_runtime": "1800"},
                                    description="Run the SQL models on what bronze gained since the last run")
 _bronze_flink, _orders_per_minute_flink = flink_assets()
 flink_jobs = [
