@@ -5,7 +5,7 @@ import base64
 import json
 from datetime import datetime, timezone
 
-import orjson
+import msgspec
 
 from assets.bronze.topics import TopicSpec, parse_topics
 from assets.bronze.transform import KafkaRecord, Transform, transform
@@ -31,9 +31,9 @@ def test_valid_order_keeps_payload_and_gains_processed_at_and_kafka_coordinates(
 
 def test_a_compact_payload_is_spliced_byte_for_byte_as_a_reserialization_would_write_it():
     """The raw bytes are kept: for the generator's compact JSON the line equals the old dict round trip."""
-    raw = orjson.dumps({**GOOD, "customer_id": "c-1", "currency": "VND"})
+    raw = msgspec.json.encode({**GOOD, "customer_id": "c-1", "currency": "VND"})
     out = transform(_rec(raw), ORDERS, "2026-01-01T00:00:05.000Z", 1 << 20)
-    expected = orjson.dumps({**orjson.loads(raw), "processed_at": "2026-01-01T00:00:05.000Z", "_kafka": {
+    expected = msgspec.json.encode({**json.loads(raw), "processed_at": "2026-01-01T00:00:05.000Z", "_kafka": {
         "topic": "orders", "partition": 2, "offset": 41, "timestamp": "2026-01-01T00:00:00.123Z", "key": "o1"}})
     assert out.line == expected + b"\n"
 

@@ -20,7 +20,8 @@ from msgspec import UNSET, UnsetType
 # lowercase t/z, no comma decimals, no date alone. Field ranges (month 13, 24:00, a leap second, 2026-02-30)
 # are left to fromisoformat. Checked here rather than as a msgspec pattern: the same regex costs twice as much
 # when msgspec calls it.
-TIMESTAMP_GRAMMAR = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-](?:0\d|1[0-4]):\d\d)?\Z", re.ASCII)
+TIMESTAMP_GRAMMAR = re.compile(
+    r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-](?:0\d|1[0-4]):\d\d)?\Z", re.ASCII)
 # After the shift to UTC, a year of margin inside Python's datetime range (years 1-9999), the narrowest of the
 # engines: the models' derived times (window ends, watermark - out-of-orderness, cutoff - lateness) stay valid.
 EARLIEST = datetime(2, 1, 1, tzinfo=timezone.utc)
@@ -66,7 +67,8 @@ class Schema:
     @property
     def columns(self) -> tuple[str, ...]:
         """The JSON names of the fields the models read (the reserved ones excluded)."""
-        return tuple(f.encode_name for f in msgspec.structs.fields(self.struct) if f.name not in ("processed_at", "kafka"))
+        reserved = {f.name for f in msgspec.structs.fields(Reserved)}
+        return tuple(f.encode_name for f in msgspec.structs.fields(self.struct) if f.name not in reserved)
 
     def describe(self, column: str) -> str:
         """What `column` must be, in words."""

@@ -20,7 +20,7 @@ from assets.bronze.schemas import SCHEMALESS, SCHEMAS, event_time
 from assets.bronze.topics import TopicSpec
 
 RESERVED = ("processed_at", "_kafka")
-_json = msgspec.json.encode  # a few times cheaper per call than orjson.dumps for one short string
+_json = msgspec.json.encode
 MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: a later Kafka timestamp cannot be rendered
 # DuckDB's read_json refuses a line longer than its maximum_object_size (16 MiB): leave room for what bronze adds.
 MAX_LINE_BYTES = 16 * 1024 * 1024 - 64 * 1024
@@ -115,8 +115,8 @@ class Transform:
                  value: bytes | None) -> tuple[str, bytes, datetime | None, str | None]:
         """(date, line, event time, None) for bronze, or (date, quarantine line, None, reason).
 
-        The date (of the Kafka timestamp, else of processed_at) names the object the line goes to. One
-        function, no helper calls on the way of a valid record: this runs for every record."""
+        The date (of the Kafka timestamp, else of processed_at) names the object the line goes to. Written as
+        one function with few calls because it runs for every record."""
         if timestamp_ms == self.last_ms:  # records produced together share a millisecond
             stamp, date = self.last_stamp
         elif timestamp_ms is None or not 0 <= timestamp_ms <= MAX_TIMESTAMP_MS:
