@@ -139,6 +139,7 @@ def sql_values(pipeline: Pipeline, config: FlinkPipelineConfig, bootstrap_server
         "sink_path": f"s3://{bucket}/bronze/flink/{safe_topic}/",
         "quarantine_path": f"s3://{bucket}/bronze/flink_quarantine/{safe_topic}/",
         "max_message_bytes": int(setting("BRONZE_MAX_MESSAGE_BYTES")),
+        "rollover_interval": config.checkpoint_interval,  # a file is closed after one interval, committed by the next
         "udf_jar": setting("FLINK_UDF_JAR"),
     }
     if spec.schema:
