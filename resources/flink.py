@@ -102,6 +102,14 @@ class FlinkResource(ConfigurableResource):
         """GET /overview of the JobManager: task managers, slots, job counts."""
         return self._call("GET", f"{self.rest_url}/overview")
 
+    def taskmanager_metric_total(self, name: str) -> float:
+        """A TaskManager metric (e.g. Status.JVM.CPU.Time) summed over the cluster's TaskManagers."""
+        total = 0.0
+        for tm in self._call("GET", f"{self.rest_url}/taskmanagers")["taskmanagers"]:
+            values = self._call("GET", f"{self.rest_url}/taskmanagers/{tm['id']}/metrics", params={"get": name})
+            total += sum(float(m["value"]) for m in values)
+        return total
+
     def job(self, job_id: str) -> dict:
         """GET /jobs/<id>: state, vertices, timestamps."""
         return self._call("GET", f"{self.rest_url}/jobs/{job_id}")
