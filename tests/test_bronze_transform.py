@@ -66,10 +66,10 @@ def test_bad_records_are_quarantined_with_raw_bytes_and_reason():
         json.dumps({**GOOD, "created_at": "yesterday"}).encode(): "field 'created_at' must be an ISO-8601",
         json.dumps({**GOOD, "amount": True}).encode(): "field 'amount' must be a number",
         json.dumps({**GOOD, "customer_id": 7}).encode(): "field 'customer_id' must be a string or null",
-        b"[1, 2]": "not a JSON object: Expected `object`, got `array`",
+        b"[1, 2]": "JSON value is not an object (Expected `object`, got `array`)",
         b"\xff\xfe": "not UTF-8",
-        json.dumps({**GOOD, "_kafka": 1}).encode(): "reserved field: the payload uses ['_kafka']",
-        json.dumps({**GOOD, "processed_at": "x"}).encode(): "reserved field: the payload uses ['processed_at']",
+        json.dumps({**GOOD, "_kafka": 1}).encode(): "reserved field(s) ['_kafka']",
+        json.dumps({**GOOD, "processed_at": "x"}).encode(): "reserved field(s) ['processed_at']",
     }
     for raw, reason in cases.items():
         out = transform(_rec(raw), ORDERS, "t", 1 << 20)

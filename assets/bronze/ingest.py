@@ -178,7 +178,7 @@ def _land(msg, partition: int, offset: int, result: BatchResult, writer: ObjectW
         writer.add("bronze", partition, dt, offset, line)
         return
     result.quarantined += 1
-    category = reason.split(":")[0]
+    category = reason.split(":")[0].split(" (")[0]  # "schema orders", "malformed JSON", "JSON value is not an object"
     result.quarantine_reasons[category] = result.quarantine_reasons.get(category, 0) + 1
     writer.add("quarantine", partition, dt, offset, line)
 

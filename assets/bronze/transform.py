@@ -143,7 +143,7 @@ class Transform:
                 value.decode()
             except UnicodeDecodeError as exc:
                 return self._quarantine(date, partition, offset, stamp, key_json, value,
-                                        f"value is not UTF-8 text: {exc.reason} at byte {exc.start}")
+                                        f"value is not UTF-8 text ({exc.reason} at byte {exc.start})")
         if self.text:
             if b"\x00" in value:
                 return self._quarantine(date, partition, offset, stamp, key_json, value,
@@ -160,7 +160,7 @@ class Transform:
         if payload.processed_at is not UNSET or payload.kafka is not UNSET:
             used = [n for n, v in zip(RESERVED, (payload.processed_at, payload.kafka)) if v is not UNSET]
             return self._quarantine(date, partition, offset, stamp, key_json, value,
-                                    f"reserved field: the payload uses {used}, which bronze adds itself")
+                                    f"payload uses reserved field(s) {used}")
         tail = self.next_tail
         escaped = value.rfind(b"\\") >= 0
         if not escaped and self.encode(payload) == value:
@@ -199,7 +199,7 @@ class Transform:
         if message.startswith("Object missing required field"):
             return f"schema {self.spec.schema}: missing field {message.split('`')[1]!r}"
         if "`$." not in message:
-            return f"not a JSON object: {message}"
+            return f"JSON value is not an object ({message})"
         column = message.rsplit("`$.", 1)[1].rstrip("`")
         try:
             got = json.loads(value).get(column)
