@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,15 +32,24 @@ def bronze_outcome(spec: TopicSpec, payload: bytes, max_message_bytes: int, kafk
     return transform(record, spec, "2026-01-01T00:00:00.000Z", max_message_bytes)
 
 
+# Kinds of quarantine reasons, by a word each kind's reasons hold (checked in this order).
+REASON_KINDS = (("tombstone", "tombstone"), ("oversized", "oversized"), ("malformed", "malformed JSON"),
+                ("utf-8", "not UTF-8"), ("object", "not an object"), ("reserved", "reserved field"),
+                ("duplicate", "duplicate field"), ("nul character", "NUL character"))
+
+
 def category(reason: str | None) -> str | None:
-    """The kind of a quarantine reason, on which Flink and bronze must agree ("schema orders: field 'amount'",
-    "schema orders: missing field 'status'", "malformed JSON", "NUL character"…); the words after it may differ."""
+    """The kind of a quarantine reason, on which Flink and bronze must agree ("field 'amount'", "missing field
+    'status'", "malformed JSON", "NUL character"…); the wording may differ."""
     if reason is None:
         return None
-    if reason.startswith("schema "):
-        head, _, rest = reason.partition(": ")
-        return head + ": " + rest.split("'")[0] + rest.split("'")[1]
-    return reason.split(":")[0].split(" (")[0]
+    missing = re.search(r"missing field '(\w+)'", reason)
+    if missing:
+        return f"missing field '{missing[1]}'"
+    field = re.match(r"schema \w+: field '(\w+)'", reason)
+    if field:
+        return f"field '{field[1]}'"
+    return next((kind for word, kind in REASON_KINDS if word in reason.lower()), reason)
 
 
 def committed_objects(store: ObjectStoreResource, prefix: str) -> Iterator[bytes]:

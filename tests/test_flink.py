@@ -74,7 +74,9 @@ def test_flinks_messages_echo_a_rejected_statement_with_its_password_masked(flin
 
 def test_flinks_configuration_and_pgpass_are_readable_by_the_stack_user_only(cfg, flink):
     conf = Flink(cfg).conf_dir()
-    assert stat.S_IMODE(conf.stat().st_mode) == 0o700, f"{conf} is {oct(conf.stat().st_mode)}"
+    for folder in (conf, conf.parent, cfg.logs / "flink"):  # conf/, data/flink (job graphs, blobs), Flink's logs
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        assert mode == 0o700, f"{folder} is {oct(mode)}"
     for name in ("config.yaml", "pgpass"):
         mode = stat.S_IMODE((conf / name).stat().st_mode)
         assert mode == 0o600, f"{conf / name} is {oct(mode)}"

@@ -206,10 +206,11 @@ class Flink(Service):
     def _write_conf(self, home: Path) -> None:
         """config.yaml from the template and the environment; memory settings recomputed when it changed."""
         conf, data = self.conf_dir(), self.dir("data")
-        conf.mkdir(parents=True, exist_ok=True)
-        conf.chmod(0o700)
+        # Flink's own logs, job graphs and blobs (which carry the SQL) are for the stack's user only, like conf/.
+        for private in (conf, data, self.cfg.logs / self.name):
+            private.mkdir(parents=True, exist_ok=True)
+            private.chmod(0o700)
         write_private(conf / "pgpass", pgpass_line(self.cfg.pg_url))
-        (self.cfg.logs / self.name).mkdir(parents=True, exist_ok=True)
         rest_host, rest_port = host_port(self.cfg.flink_rest_url, 8081)
         gateway_host, gateway_port = host_port(self.cfg.flink_sql_gateway_url, 8083)
         values = {
