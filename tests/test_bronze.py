@@ -8,6 +8,7 @@ from confluent_kafka import Producer, TopicPartition
 from dagster import DagsterInstance
 
 from assets.bronze.topics import TopicSpec
+from assets.bronze.writer import topic_token
 from infra.generator import BAD_KINDS, GeneratorSpec, produce
 from tests.bronze_harness import BronzeHarness, check_results
 
@@ -43,7 +44,7 @@ def test_every_record_lands_or_is_quarantined_exactly_once(harness):
         assert len(partitions) == 1, f"{key} mixes partitions"
         offsets = [line["_kafka"]["offset"] for line in lines]
         assert key.endswith(f"-p{partitions.pop()}-{offsets[0]}-{offsets[-1]}.jsonl.zst")
-        assert f"{harness.spec.topic}-{harness.topic_id[:8]}-p" in key, "the topic's id keeps its keys apart"
+        assert f"{harness.spec.topic}-{topic_token(harness.topic_id)}-p" in key, "the topic's id keeps its keys apart"
         assert all(line["processed_at"] and line["event_id"] for line in lines)
     for lines in harness.objects("quarantine").values():
         assert all(line["reason"] and "raw_base64" in line for line in lines)

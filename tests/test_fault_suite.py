@@ -17,6 +17,7 @@ from confluent_kafka.admin import NewTopic
 from dagster import AssetCheckEvaluation, AssetObservation, DagsterInstance, materialize
 
 from assets.bronze.topics import TopicSpec
+from assets.bronze.writer import topic_token
 from assets.models.assets import model_assets
 from infra.generator import GeneratorSpec, produce
 from infra.stack import stack
@@ -170,7 +171,7 @@ def _offsets_of(harness: BronzeHarness, topic_id: str, all_lines: bool = False):
     """(partition, offset) of the lines in the objects of one topic incarnation (a list with duplicates kept)."""
     found = [(line["_kafka"]["partition"], line["_kafka"]["offset"])
              for layer in ("stream", "quarantine") for key, lines in harness.objects(layer).items()
-             if f"-{topic_id[:8]}-p" in key for line in lines]
+             if f"-{topic_token(topic_id)}-p" in key for line in lines]
     return found if all_lines else set(found)
 
 

@@ -68,8 +68,7 @@ class ObjectWriter:
     def object_key(self, layer: str, partition: int, dt: str, group: _Group) -> str:
         """bronze/stream/<topic>/dt=<date>/<topic>[-<topic id[:8]>]-p<partition>-<first>-<last>.jsonl.zst
         (same shape for quarantine); the id in URL-safe base64, as Kafka's own tools print it."""
-        # Kafka renders topic ids in base64, whose '/' would split the key into folders: use the URL-safe form
-        name = f"{self.topic}-{self.topic_id.replace('+', '-').replace('/', '_')[:8]}" if self.topic_id else self.topic
+        name = f"{self.topic}-{topic_token(self.topic_id)}" if self.topic_id else self.topic
         return f"{self.layer_prefix[layer]}/{self.topic}/dt={dt}/{name}-p{partition}-{group.first}-{group.last}{SUFFIX}"
 
     def upload(self, s3, bucket: str) -> list[dict]:
@@ -97,6 +96,12 @@ class ObjectWriter:
                             "already_present": existing is not None})
         self.groups.clear()
         return written
+
+
+def topic_token(topic_id: str) -> str:
+    """The topic id as object names carry it: its first 8 characters of URL-safe base64 (Kafka renders ids in
+    base64, whose '/' would split a key into folders)."""
+    return topic_id.replace("+", "-").replace("/", "_")[:8]
 
 
 def _head(s3, bucket: str, key: str) -> dict | None:
