@@ -104,10 +104,11 @@ class Transform:
         self.limit = min(max_message_bytes, MAX_LINE_BYTES)
         self.processed_date = processed_at[:10]
         self.processed = b'"processed_at":' + _json(processed_at)
-        # the line after the payload's members: %-formatted with partition, offset, timestamp and key
-        self.tail = (self.processed + b',"_kafka":{"topic":' + _json(spec.topic)).replace(b"%", b"%%") + (
+        # a line: the payload's members (%b), then bronze's own, %-formatted with partition, offset, timestamp, key
+        own = (self.processed + b',"_kafka":{"topic":' + _json(spec.topic)).replace(b"%", b"%%") + (
             b',"partition":%d,"offset":%d,"timestamp":%b,"key":%b}}\n')
-        self.next_tail = b"," + self.tail  # after the last member of a non-empty object
+        self.line = b"%b," + own  # after the last member of a non-empty object
+        self.first_line = b"%b" + own  # in an empty object
         self.last_ms: int | None = -1
         self.last_stamp = (b"null", self.processed_date)
 
@@ -149,7 +150,7 @@ class Transform:
                 return self._quarantine(date, partition, offset, stamp, key_json, value,
                                         "NUL character: the line holds \\u0000, which Postgres text cannot store")
             body = b'{"value":' + _json(value.decode().rstrip("\r\n"))
-            return date, body + self.next_tail % (partition, offset, stamp, key_json), None, None
+            return date, self.line % (body, partition, offset, stamp, key_json), None, None
         try:
             payload = self.decode(value)
         except msgspec.ValidationError as exc:  # a duplicate or a NUL explains more than the value msgspec saw
@@ -161,7 +162,7 @@ class Transform:
             used = [n for n, v in zip(RESERVED, (payload.processed_at, payload.kafka)) if v is not UNSET]
             return self._quarantine(date, partition, offset, stamp, key_json, value,
                                     f"payload uses reserved field(s) {used}")
-        tail = self.next_tail
+        line = self.line
         escaped = value.rfind(b"\\") >= 0
         if not escaped and self.encode(payload) == value:
             body = value[:-1]  # msgspec's own compact encoding: only known members, no escape, no newline
@@ -174,7 +175,7 @@ class Transform:
             if b"\n" in body or b"\r" in body:  # JSON whitespace (a raw newline cannot be inside a string)
                 body = body.replace(b"\n", b" ").replace(b"\r", b" ")
             if not self.columns and body.rstrip().endswith(b"{"):  # {} (only a schema-less payload is empty)
-                tail = self.tail
+                line = self.first_line
         when = None
         if self.event_field:
             text = getattr(payload, self.event_field)
@@ -184,7 +185,7 @@ class Transform:
                 return self._quarantine(date, partition, offset, stamp, key_json, value,
                                         f"schema {self.spec.schema}: field {self.event_field!r} {exc}, "
                                         f"got {text!r:.60}")
-        return date, body + tail % (partition, offset, stamp, key_json), when, None
+        return date, line % (body, partition, offset, stamp, key_json), when, None
 
     def _quarantine(self, date: str, partition: int, offset: int, stamp: bytes, key_json: bytes, value: bytes,
                     reason: str) -> tuple[str, bytes, None, str]:

@@ -24,9 +24,10 @@ class _Group:
     pending_bytes: int = 0
 
     def flush(self) -> None:
-        """Compress the pending lines into the spool."""
+        """Compress the pending lines into the spool (and count them: not per line, which costs per record)."""
         if self.pending:
             self.spool.write(self.compressor.compress(b"".join(self.pending)))
+            self.records += len(self.pending)
             self.pending.clear()
             self.pending_bytes = 0
 
@@ -63,7 +64,6 @@ class ObjectWriter:
         if group.pending_bytes >= FLUSH_BYTES:
             group.flush()
         group.last = offset
-        group.records += 1
 
     def object_key(self, layer: str, partition: int, dt: str, group: _Group) -> str:
         """bronze/stream/<topic>/dt=<date>/<topic>[-<topic id[:8]>]-p<partition>-<first>-<last>.jsonl.zst
