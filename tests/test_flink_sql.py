@@ -13,7 +13,8 @@ def _values(topic: str = "orders", **overrides: object) -> dict:
     return {**values, **overrides}
 
 
-FUNCTIONS = ["lakehouse_order", "lakehouse_payload_reason", "lakehouse_bronze_line", "lakehouse_base64"]
+FUNCTIONS = ["lakehouse_order", "lakehouse_order_validity", "lakehouse_payload_reason", "lakehouse_bronze_line",
+             "lakehouse_base64"]
 
 
 def test_kafka_to_minio_renders_functions_a_source_two_sinks_and_one_statement_set(monkeypatch):

@@ -112,16 +112,18 @@ def _flink_time(text: str | None) -> datetime | None:
 
 
 def test_orders_are_landed_or_quarantined_by_both_engines_alike(flink, resources, fresh_topic):
-    spec = TopicSpec("orders", "json", "orders")
+    topic = TopicSpec("orders", "json", "orders")
+    spec = literal(schema_checks("orders")).replace("{", "{{").replace("}", "}}")
     query = ("SELECT i, c.o.reason, c.o.event_id, c.o.order_id, c.o.customer_id, c.o.status, c.o.amount, "
-             "c.o.currency, c.o.created_at, CAST(c.o.event_time AS STRING) FROM (SELECT i, lakehouse_order(p, "
-             + literal(schema_checks("orders")).replace("{", "{{").replace("}", "}}") + f", {MAX_BYTES}) AS o "
-             "FROM {source}) AS c")
+             "c.o.currency, c.o.created_at, CAST(c.o.event_time AS STRING), c.v.reason, CAST(c.v.event_time AS STRING)"
+             f" FROM (SELECT i, lakehouse_order(p, {spec}, {MAX_BYTES}) AS o, "
+             f"lakehouse_order_validity(p, {spec}, {MAX_BYTES}) AS v FROM {{source}}) AS c")
     rows = _flink_rows(flink, resources, fresh_topic, query, ORDER_CASES)
     assert len(rows) == len(ORDER_CASES)
     disagreements, landed = [], 0
-    for payload, (_, reason, *fields, flink_time) in zip(ORDER_CASES, rows):
-        bronze_reason, bronze_line = _bronze(spec, payload)
+    for payload, (_, reason, *fields, flink_time, validity_reason, validity_time) in zip(ORDER_CASES, rows):
+        assert (validity_reason, validity_time) == (reason, flink_time), "lakehouse_order_validity decides alike"
+        bronze_reason, bronze_line = _bronze(topic, payload)
         if category(reason) != category(bronze_reason):
             disagreements.append(((payload or b"")[:120], bronze_reason, reason))
         elif bronze_line is not None:

@@ -144,6 +144,8 @@ def sql_values(pipeline: Pipeline, config: FlinkPipelineConfig, bootstrap_server
     }
     if spec.schema:
         values["schema_checks"] = schema_checks(spec.schema)
+        # The aggregate reads the event's fields; kafka_to_minio writes the payload itself and needs only its checks.
+        values["order_function"] = "lakehouse_order" if pipeline is ORDERS_PER_MINUTE else "lakehouse_order_validity"
     if pipeline is ORDERS_PER_MINUTE:
         values.update(jdbc_settings(pg_url))
     return values

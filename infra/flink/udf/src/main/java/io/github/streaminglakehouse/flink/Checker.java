@@ -1,20 +1,22 @@
 package io.github.streaminglakehouse.flink;
 
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonFactory;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonProcessingException;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.StreamReadConstraints;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.StreamReadFeature;
 
 /**
  * The bronze path's rules for one Kafka record (assets/bronze/transform.py, Transform), in Java, so the Flink
@@ -41,14 +43,17 @@ final class Checker {
     // DuckDB's read_json refuses a longer line (transform.MAX_LINE_BYTES): the bound on top of max_message_bytes.
     static final int MAX_LINE_BYTES = 16 * 1024 * 1024 - 64 * 1024;
 
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
     private static final JsonFactory JSON = JsonFactory.builder()
+            .enable(JsonFactory.Feature.INTERN_FIELD_NAMES) // names compared by identity (slot())
             .streamReadConstraints(StreamReadConstraints.builder()
                     .maxNumberLength(Integer.MAX_VALUE).maxStringLength(Integer.MAX_VALUE).build())
+            .enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER) // correctly rounded, as Double.parseDouble
             .build();
 
     final Schema schema; // null: a JSON topic without a schema
     final String[] wanted; // the schema's fields first, then the other fields the caller reads
-    private final Map<String, Integer> slots = new HashMap<>(); // wanted[i] -> i
+    private final boolean[] text; // whether a string in wanted[i] is read (else only its kind matters)
     private final int limit;
     private int scanned; // what the last beforeParsing() found: PLAIN, ESCAPED or NOT_ASCII
 
@@ -61,8 +66,11 @@ final class Checker {
             }
         }
         this.wanted = names.toArray(new String[0]);
+        text = new boolean[wanted.length];
         for (int i = 0; i < wanted.length; i++) {
-            slots.put(wanted[i], i);
+            wanted[i] = wanted[i].intern();
+            text[i] = schema == null || i >= schema.fields.length || schema.needsText(i)
+                    || List.of(extra).contains(wanted[i]);
         }
         this.limit = Math.min(maxMessageBytes, MAX_LINE_BYTES);
     }
@@ -128,19 +136,30 @@ final class Checker {
         return scanned == NOT_ASCII ? notUtf8(value) : null;
     }
 
-    /** One pass over the bytes: NOT_ASCII, else ESCAPED when a backslash precedes a 'u', else PLAIN. */
+    /** NOT_ASCII, else ESCAPED when a backslash precedes a 'u', else PLAIN; eight bytes at a time. */
     private static int scan(byte[] value) {
-        int found = PLAIN;
-        for (int i = 0; i < value.length; i++) {
-            byte b = value[i];
-            if (b < 0) {
-                return NOT_ASCII;
-            }
-            if (b == '\\' && i + 1 < value.length && value[i + 1] == 'u') {
-                found = ESCAPED;
+        long high = 0; // the top bit of any byte
+        boolean backslash = false;
+        int i = 0;
+        for (; i + 8 <= value.length; i += 8) {
+            long word = (long) LONGS.get(value, i);
+            long x = word ^ 0x5C5C5C5C5C5C5C5CL; // a zero byte where there was a backslash
+            high |= word;
+            backslash |= ((x - 0x0101010101010101L) & ~x & 0x8080808080808080L) != 0;
+        }
+        for (; i < value.length; i++) {
+            high |= value[i];
+            backslash |= value[i] == '\\';
+        }
+        if ((high & 0x8080808080808080L) != 0 || high < 0) {
+            return NOT_ASCII;
+        }
+        for (int j = 0; backslash && j + 1 < value.length; j++) {
+            if (value[j] == '\\' && value[j + 1] == 'u') {
+                return ESCAPED;
             }
         }
-        return found;
+        return PLAIN;
     }
 
     /** Why `value` is not UTF-8 text, or null when it is. */
@@ -166,6 +185,16 @@ final class Checker {
     private static int indexOf(byte[] value, byte wanted) {
         for (int i = 0; i < value.length; i++) {
             if (value[i] == wanted) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The index of `name` in `wanted`, or -1: Jackson interns the names it reads, as `wanted` is. */
+    private int slot(String name) {
+        for (int i = 0; i < wanted.length; i++) {
+            if (wanted[i] == name) {
                 return i;
             }
         }
@@ -225,10 +254,9 @@ final class Checker {
                 String name = parser.currentName();
                 inspect(name, name);
                 JsonToken valueToken = parser.nextToken();
-                Integer known = slots.get(name); // Jackson hands out one String per name: its hash is cached
-                int slot = known == null ? -1 : known;
+                int slot = slot(name);
                 if (slot >= 0) {
-                    Value value = read(parser, valueToken, name);
+                    Value value = read(parser, valueToken, name, text[slot]);
                     found[slot] = value;
                     if (++seen[slot] == 2 && slot < (schema == null ? 0 : schema.fields.length) && duplicate == null) {
                         duplicate = "duplicate field: ['" + name + "'] appear more than once, "
@@ -268,15 +296,18 @@ final class Checker {
             }
         }
 
-        private Value read(JsonParser parser, JsonToken token, String field) throws IOException {
+        private Value read(JsonParser parser, JsonToken token, String field, boolean wantText) throws IOException {
             switch (token) {
                 case VALUE_STRING:
-                    String text = parser.getText();
-                    inspect(field, text);
-                    return new Value(token, text, 0);
+                    if (!wantText && !inspectStrings) {
+                        return new Value(token, null, 0); // a string, which is all the checks ask of it
+                    }
+                    String string = parser.getText();
+                    inspect(field, string);
+                    return new Value(token, string, 0);
                 case VALUE_NUMBER_INT:
                 case VALUE_NUMBER_FLOAT:
-                    return new Value(token, parser.getText(), parser.getDoubleValue());
+                    return new Value(token, null, parser.getDoubleValue());
                 case START_OBJECT:
                 case START_ARRAY:
                     skip(parser, field);

@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
@@ -29,7 +30,9 @@ final class Schema {
     private final Pattern eventTimePattern;
     private final long earliestMicros;
     private final long latestMicros;
-    private final IsoTimestamp timestamps = new IsoTimestamp(); // a Schema serves one thread (OrderCheck's Last)
+    // A Schema serves one thread (OrderFunction's memory): a matcher and the timestamp cache are its own.
+    private final IsoTimestamp timestamps = new IsoTimestamp();
+    private final Matcher eventTimeMatcher;
 
     /** One declared field. */
     private static final class Field {
@@ -55,6 +58,7 @@ final class Schema {
         }
         this.eventTime = eventTime;
         this.eventTimePattern = eventTimePattern;
+        this.eventTimeMatcher = eventTimePattern == null ? null : eventTimePattern.matcher("");
         this.earliestMicros = earliestMicros;
         this.latestMicros = latestMicros;
     }
@@ -92,6 +96,14 @@ final class Schema {
         }
     }
 
+    /** Whether the checks need a string's text in field `slot`, not only that it is a string (a string where a
+     * number belongs is read for the reason). */
+    boolean needsText(int slot) {
+        Field field = checks[slot];
+        return slot == eventTime || field.number || field.pattern != null || field.minLength != null
+                || field.maxLength != null;
+    }
+
     /** Why `value` of field `slot` breaks the schema (as msgspec words it), or null when it fits. */
     String violation(int slot, Value value) {
         Field field = checks[slot];
@@ -122,7 +134,7 @@ final class Schema {
         }
         Long micros = null;
         String problem;
-        if (eventTimePattern != null && !eventTimePattern.matcher(value.text).find()) {
+        if (eventTimePattern != null && !eventTimeMatcher.reset(value.text).find()) {
             problem = "must be " + checks[eventTime].words;
         } else if ((micros = timestamps.epochMicros(value.text)) == null) {
             problem = "is no real date and time";

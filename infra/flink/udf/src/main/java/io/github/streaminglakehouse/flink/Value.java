@@ -2,7 +2,7 @@ package io.github.streaminglakehouse.flink;
 
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
 
-/** One top-level field of a payload: its JSON kind and, for scalars, its text (and a number's value). */
+/** One top-level field of a payload: its JSON kind, a number's value, and a string's text when it was read. */
 final class Value {
 
     final JsonToken token;
@@ -31,13 +31,16 @@ final class Value {
     String repr() {
         String repr;
         switch (token) {
-            case VALUE_STRING: repr = "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"; break;
+            case VALUE_STRING: repr = text == null ? "a string"
+                    : "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"; break;
             case VALUE_TRUE: repr = "True"; break;
             case VALUE_FALSE: repr = "False"; break;
             case VALUE_NULL: repr = "None"; break;
             case START_OBJECT: repr = "{...}"; break;
             case START_ARRAY: repr = "[...]"; break;
-            default: repr = text;
+            case VALUE_NUMBER_INT: repr = number == Math.rint(number) && Math.abs(number) < 1e18
+                    ? Long.toString((long) number) : Double.toString(number); break;
+            default: repr = Double.toString(number);
         }
         return repr.length() > 60 ? repr.substring(0, 60) : repr;
     }
