@@ -119,3 +119,13 @@ def test_object_names_carry_the_topic_id_in_a_form_that_makes_no_folder():
     assert key == "bronze/stream/orders/dt=2026-01-01/orders-2_AC7n1x-p0-5-9.jsonl.zst"
     assert ObjectWriter("orders", PREFIXES).object_key(layer, partition, dt, writer.groups[(layer, partition, dt)]) \
         == "bronze/stream/orders/dt=2026-01-01/orders-p0-5-9.jsonl.zst"
+
+
+def test_a_type_error_before_broken_json_is_quarantined_not_raised():
+    for raw in (b'{"event_id": 1, "x": ', b'{"status": 1, "x": [}'):
+        out = transform(_rec(raw), ORDERS, "t", 1 << 20)
+        assert out.quarantined and "malformed JSON" in out.reason, (raw, out.reason)
+    schemaless = TopicSpec("t", "json")
+    assert transform(_rec(b"[1, 2"), schemaless, "t", 1 << 20).quarantined
+    empty = transform(_rec(b"{}"), schemaless, "t", 1 << 20)
+    assert not empty.quarantined and json.loads(empty.line)["processed_at"] == "t"

@@ -174,8 +174,8 @@ class Transform:
             body = value.rstrip()[:-1]  # the object without its closing brace
             if b"\n" in body or b"\r" in body:  # JSON whitespace (a raw newline cannot be inside a string)
                 body = body.replace(b"\n", b" ").replace(b"\r", b" ")
-            if not self.columns and body.rstrip().endswith(b"{"):  # {} (only a schema-less payload is empty)
-                line = self.first_line
+        if not self.columns and body.rstrip().endswith(b"{"):  # {} (only a schema-less payload is empty)
+            line = self.first_line
         when = None
         if self.event_field:
             text = getattr(payload, self.event_field)
@@ -204,7 +204,7 @@ class Transform:
         column = message.rsplit("`$.", 1)[1].rstrip("`")
         try:
             got = json.loads(value).get(column)
-        except RecursionError:
+        except (RecursionError, ValueError):  # too deep, or broken after the field msgspec stopped at
             got = "?"
         return f"schema {self.spec.schema}: field {column!r} must be {self.schema.describe(column)}, got {got!r:.60}"
 
@@ -215,6 +215,8 @@ class Transform:
             pairs = json.loads(value, object_pairs_hook=_Members)
         except RecursionError:
             return "malformed JSON: nested too deeply"
+        except ValueError as exc:  # msgspec stopped at a type error before the syntax error further on
+            return f"malformed JSON: {exc}"
         if not isinstance(pairs, _Members):
             return None  # not an object: msgspec says so
         names = [name for name, _ in pairs if name in self.columns]
