@@ -137,8 +137,8 @@ def bronze_sensor(spec: TopicSpec, bronze: AssetsDefinition, job, interval_s: in
         with postgres.connect(autocommit=True) as conn:
             if not ledger.has_topic(conn, topic_id):
                 events += _first_sight(context, conn, spec, topic_id, memory)
-            start = {p: legacy_cursor(context.cursor).get(p, wm.low) if memory.get("legacy") else wm.low
-                     for p, wm in marks.items()}
+            legacy = legacy_cursor(context.cursor) if memory.get("legacy") else {}  # parsed once, not per partition
+            start = {p: legacy.get(p, wm.low) for p, wm in marks.items()}
             state = ledger.load(conn, spec.topic, topic_id, start)
             gaps = open_gaps(state, busy)
             retries = memory.setdefault("retries", {})
