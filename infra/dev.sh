@@ -16,6 +16,8 @@ mkdir -p "$DAGSTER_HOME"
 cp infra/dagster/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 
 logs="${LAKEHOUSE_HOME:-.lakehouse}/logs"
+umask 077  # the generators' logs and Dagster's files are the owner's only, like the launcher's logs
+chmod go-rwx "$logs"/generator-*.log 2>/dev/null || true  # logs written before this line existed
 export HOUSEKEEPING_LOG_DIR="${HOUSEKEEPING_LOG_DIR:-$logs}"  # the housekeeping job rotates the logs written here
 export DAGSTER_UI_URL="${DAGSTER_UI_URL:-http://127.0.0.1:${DAGSTER_PORT:-3000}}"  # for the links in failure alerts
 # Ctrl-C reaches every process of this script's process group. Background commands of a non-interactive shell

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -303,7 +303,8 @@ def test_the_automation_page_shows_the_sensors_running(webserver, browser):
         return shown == expected
 
     try:
-        WebDriverWait(browser, RENDER_TIMEOUT, poll_frequency=1).until(read)
+        WebDriverWait(browser, RENDER_TIMEOUT, poll_frequency=1,
+                      ignored_exceptions=(StaleElementReferenceException,)).until(read)  # the list re-renders
     except TimeoutException:
         pass
     finally:
