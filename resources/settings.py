@@ -32,7 +32,7 @@ DEFAULTS: dict[str, str] = {
     "SUPERSET_SECRET_KEY": "",  # empty: one is generated at install and kept under .lakehouse/data/superset
     "SUPERSET_DATABASE_URI": "",  # the "Postgres App" connection; empty: PG_URL
     # Bronze ingestion: "topic:format[:schema]" comma-separated; format is json or text.
-    "BRONZE_TOPICS": "lab-events:text,orders:json:orders",
+    "BRONZE_TOPICS": "lab-events:text,orders:json:orders,dbserver1.app.orders:json:debezium",
     "BRONZE_MAX_RECORDS": "100000",  # per run
     "BRONZE_MAX_BYTES": "67108864",  # per run (64 MiB of Kafka payload)
     "BRONZE_MAX_MESSAGE_BYTES": "1048576",  # larger records are quarantined as oversized

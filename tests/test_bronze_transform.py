@@ -129,3 +129,32 @@ def test_a_type_error_before_broken_json_is_quarantined_not_raised():
     assert transform(_rec(b"[1, 2"), schemaless, "t", 1 << 20).quarantined
     empty = transform(_rec(b"{}"), schemaless, "t", 1 << 20)
     assert not empty.quarantined and json.loads(empty.line)["processed_at"] == "t"
+
+
+CHANGES = TopicSpec("dbserver1.app.orders", "json", "debezium")
+CHANGE = {"before": None, "after": {"order_id": "o1", "amount": "1.50", "note": "a column added later"},
+          "source": {"version": "3.6.1.Final", "lsn": 36598528, "txId": 3408, "ts_ms": 1795637093789},
+          "op": "c", "ts_ms": 1795637094194, "transaction": None}
+
+
+def test_a_debezium_topic_lands_changes_whole_and_tombstones_as_such():
+    out = transform(_rec(json.dumps(CHANGE).encode(), key=b'{"order_id":"o1"}'), CHANGES, "t", 1 << 20)
+    assert not out.quarantined and {k: v for k, v in json.loads(out.line).items() if k in CHANGE} == CHANGE
+    tombstone = transform(_rec(None, key=b'{"order_id":"o1"}'), CHANGES, "t", 1 << 20)
+    assert not tombstone.quarantined
+    line = json.loads(tombstone.line)
+    assert line["tombstone"] is True and line["_kafka"]["key"] == '{"order_id":"o1"}'
+    assert transform(_rec(None), ORDERS, "t", 1 << 20).reason == "empty value (tombstone)"  # not expected there
+
+
+def test_a_malformed_change_envelope_is_quarantined_with_its_reason():
+    def reason(**change: object) -> str | None:
+        return transform(_rec(json.dumps({**CHANGE, **change}).encode()), CHANGES, "t", 1 << 20).reason
+
+    assert reason(op="x") == "schema debezium: field 'op' must be one of 'r', 'c', 'u', 'd', got 'x'"
+    assert reason(after=None) == "schema debezium: op 'c' needs the row in 'after'"
+    assert reason(op="d") == "schema debezium: op 'd' needs the deleted row in 'before'"
+    assert reason(source={"txId": 1, "ts_ms": 2}) == "schema debezium: missing field 'source.lsn'"
+    assert reason(source={**CHANGE["source"], "lsn": "0/22E7A10"}) == (
+        "schema debezium: field 'source.lsn' must be an integer (the change's WAL position), got '0/22E7A10'")
+    assert reason(after=[1]).startswith("schema debezium: field 'after' must be an object")

@@ -31,6 +31,7 @@ class BatchResult:
     ranges: Ranges
     landed: int = 0
     quarantined: int = 0
+    tombstones: int = 0  # landed records without a value (a delete's tombstone, on topics that expect them)
     bytes_read: int = 0
     offset_gaps: int = 0  # offsets in range that hold no record (transaction markers, compaction)
     lost: dict[int, tuple[int, int]] = field(default_factory=dict)  # partition -> deleted [first, last]
@@ -173,6 +174,8 @@ def _land(msg, partition: int, offset: int, result: BatchResult, writer: ObjectW
         result.bytes_read += len(value)
     if reason is None:
         result.landed += 1
+        if value is None:
+            result.tombstones += 1
         if event_time is not None:
             _widen(result.event_time, event_time)
         writer.add("bronze", partition, dt, offset, line)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -57,12 +57,46 @@ class Orders(Reserved, kw_only=True, gc=False):
     created_at: Timestamp
 
 
+Row = Annotated[dict[str, Any] | None, msgspec.Meta(description="an object (the row's columns) or null")]
+
+
+class ChangeSource(msgspec.Struct, kw_only=True, gc=False):
+    """Where a change comes from: its WAL position, transaction and commit time (Debezium adds more; ignored)."""
+
+    lsn: Annotated[int, msgspec.Meta(description="an integer (the change's WAL position)")]
+    tx_id: Annotated[int, msgspec.Meta(description="an integer (the change's transaction)")] = msgspec.field(
+        name="txId")
+    ts_ms: Annotated[int, msgspec.Meta(description="an integer (the commit time, epoch milliseconds)")]
+
+
+class DebeziumChange(Reserved, kw_only=True, gc=False):
+    """A Debezium change event (JSON without embedded schemas): `op` r (snapshot read), c, u or d, the row
+    `before` and `after` it, `source.lsn`/`source.txId`/`source.ts_ms` (commit time) and `ts_ms` (when Debezium
+    processed it). The rows are kept whole, so a column added to the source table reaches bronze and silver."""
+
+    before: Row = None
+    after: Row = None
+    source: Annotated[ChangeSource, msgspec.Meta(
+        description="an object with integers lsn, txId and ts_ms")]
+    op: Annotated[Literal["r", "c", "u", "d"], msgspec.Meta(description="one of 'r', 'c', 'u', 'd'")]
+    ts_ms: Annotated[int, msgspec.Meta(description="an integer (epoch milliseconds)")]
+
+    def __post_init__(self) -> None:
+        """A change without the row it is about cannot be applied (msgspec reports this as a ValidationError)."""
+        if self.op == "d" and self.before is None:
+            raise ValueError("op 'd' needs the deleted row in 'before'")
+        if self.op != "d" and self.after is None:
+            raise ValueError(f"op {self.op!r} needs the row in 'after'")
+
+
 @dataclass(frozen=True)
 class Schema:
-    """A payload type, and which of its fields holds the event time."""
+    """A payload type, which of its fields holds the event time, and whether a record without a value (a
+    delete's tombstone, for log compaction) is expected rather than bad."""
 
     struct: type[Reserved]
     event_time: str | None = None
+    tombstones: bool = False
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -71,12 +105,16 @@ class Schema:
         return tuple(f.encode_name for f in msgspec.structs.fields(self.struct) if f.name not in reserved)
 
     def describe(self, column: str) -> str:
-        """What `column` must be, in words."""
-        field = next(f for f in msgspec.structs.fields(self.struct) if f.encode_name == column)
+        """What `column` (or a nested field's path, such as source.lsn) must be, in words."""
+        struct: Any = self.struct
+        for part in column.split("."):
+            field = next(f for f in msgspec.structs.fields(struct) if f.encode_name == part)
+            struct = field.type.__origin__  # Annotated[<type>, Meta]: the type, a struct when nested
         return field.type.__metadata__[0].description
 
 
-SCHEMAS: dict[str, Schema] = {"orders": Schema(Orders, event_time="created_at")}
+SCHEMAS: dict[str, Schema] = {"orders": Schema(Orders, event_time="created_at"),
+                               "debezium": Schema(DebeziumChange, tombstones=True)}
 SCHEMALESS = Schema(Reserved)  # a json topic without a schema: any object without bronze's own fields
 
 

@@ -98,6 +98,7 @@ class Transform:
         self.schema = SCHEMAS[spec.schema] if spec.schema else SCHEMALESS
         self.decode = msgspec.json.Decoder(self.schema.struct).decode
         self.encode = msgspec.json.Encoder().encode
+        self.tombstones = self.schema.tombstones
         self.columns = self.schema.columns
         self.quoted_columns = tuple(_json(c) for c in self.columns)
         self.event_field = self.schema.event_time
@@ -135,6 +136,8 @@ class Transform:
                 key_json = b'null,"key_base64":"' + base64.b64encode(key) + b'"'
 
         if value is None:
+            if self.tombstones:  # expected (a delete's tombstone): landed as such, the key says which row
+                return date, self.line % (b'{"tombstone":true', partition, offset, stamp, key_json), None, None
             return self._quarantine(date, partition, offset, stamp, key_json, b"", "empty value (tombstone)")
         if len(value) > self.limit:
             return self._quarantine(date, partition, offset, stamp, key_json, value,
@@ -198,14 +201,19 @@ class Transform:
     def _explain(self, value: bytes, message: str) -> str:
         """What msgspec objected to, in the schema's words."""
         if message.startswith("Object missing required field"):
-            return f"schema {self.spec.schema}: missing field {message.split('`')[1]!r}"
+            parent = message.split("`$.", 1)[1].rstrip("`") + "." if "`$." in message else ""
+            return f"schema {self.spec.schema}: missing field {parent + message.split('`')[1]!r}"
         if "`$." not in message:
-            return f"JSON value is not an object ({message})"
+            if message.startswith("Expected"):
+                return f"JSON value is not an object ({message})"
+            return f"schema {self.spec.schema}: {message}"  # the struct's own check (__post_init__)
         column = message.rsplit("`$.", 1)[1].rstrip("`")
         try:
-            got = json.loads(value).get(column)
-        except (RecursionError, ValueError):  # too deep, or broken after the field msgspec stopped at
-            got = "?"
+            got = json.loads(value)
+            for part in column.split("."):
+                got = got.get(part)
+        except (AttributeError, RecursionError, ValueError):  # too deep, or broken after the field msgspec
+            got = "?"  # stopped at
         return f"schema {self.spec.schema}: field {column!r} must be {self.schema.describe(column)}, got {got!r:.60}"
 
     def _inspect(self, value: bytes) -> str | None:

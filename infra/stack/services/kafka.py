@@ -21,8 +21,10 @@ KAFKA_FILES = REPO_ROOT / "infra" / "kafka"
 POM = KAFKA_FILES / "pom.xml"
 LOG4J2_CONFIG = KAFKA_FILES / "log4j2.properties"
 JVM_OPTS = ["-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true"]
-# The topics the platform reads, with their partition counts; replication factor 1 on a single node.
-DEFAULT_TOPICS: dict[str, int] = {"lab-events": 2, "orders": 3}
+# The topics the platform reads, with their partition counts; replication factor 1 on a single node. The change
+# topic is created here as Debezium would (one partition keeps it in commit order), so that bronze's sensor finds
+# it before the connector has first run (docs/cdc.md).
+DEFAULT_TOPICS: dict[str, int] = {"lab-events": 2, "orders": 3, "dbserver1.app.orders": 1}
 
 
 
