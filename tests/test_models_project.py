@@ -33,6 +33,8 @@ def test_the_asset_graph_shows_kafka_to_postgres():
     assert upstream["app/orders_recent"] == {"app/orders"}
     assert upstream["app/orders_per_minute"] == {"silver/orders"}
     assert upstream["app/orders_sliding_5m"] == {"app/orders_per_minute"}
+    assert upstream["silver/orders_cdc"] == {"bronze/dbserver1_app_orders"}  # the CDC topic's bronze asset
+    assert upstream["app/orders_cdc"] == {"silver/orders_cdc"}
 
 
 def test_unknown_ref_is_an_error_naming_the_file(tmp_path):
@@ -52,6 +54,14 @@ def test_a_cycle_is_an_error_naming_the_files(tmp_path):
 def test_bad_config_is_an_error_naming_the_file(tmp_path):
     _write(tmp_path, "silver/x.sql", "{{ config(materialized='incremental', target='s3') }} SELECT 1")
     with pytest.raises(ModelError, match="silver/x.sql: an incremental model needs config\\(unique_key"):
+        load_models(tmp_path)
+
+
+def test_a_changes_model_names_its_key_position_and_deletes_table(tmp_path):
+    _write(tmp_path, "app/m.sql", "{{ config(materialized='changes', target='postgres', unique_key='k', "
+                                  "position=['lsn']) }} SELECT 1 FROM {{ source('bronze', 'x') }}")
+    with pytest.raises(ModelError, match=r"app/m.sql: a changes model .* needs config\(unique_key=..., "
+                                         r"position=..., deletes_table=...\)"):
         load_models(tmp_path)
 
 

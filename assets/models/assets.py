@@ -48,6 +48,7 @@ def build_model_asset(model: Model, models: dict[str, Model]) -> AssetsDefinitio
             "backlog_objects": result.backlog_objects,
             "backlog_bytes": result.backlog_bytes,
             "outputs": MetadataValue.json(result.outputs),
+            **result.figures,
         })
 
     return _model

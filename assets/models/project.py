@@ -12,10 +12,13 @@ from pathlib import Path
 import jinja2
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql" / "models"
-MATERIALIZATIONS = ("incremental", "view", "windowed")
+MATERIALIZATIONS = ("incremental", "view", "windowed", "changes")
 # What a windowed model names in config(): its event time, window width, the event's dedup key, the entity the
 # event is about, and the table late events go to (docs/windows.md).
 WINDOWED_KEYS = ("time_column", "window_seconds", "event_key", "entity_key", "late_table")
+# What a changes model names in config(): the key of a row, the columns that order its changes (a WAL position)
+# and the table that keeps each deleted key's position (assets/models/changes.py).
+CHANGES_KEYS = ("unique_key", "position", "deletes_table")
 TARGETS = ("s3", "postgres")
 
 
@@ -42,7 +45,8 @@ class Model:
 
     @property
     def materialized(self) -> str:
-        """incremental, view or windowed (event-time windows with a watermark, docs/windows.md)."""
+        """incremental, view, windowed (event-time windows with a watermark, docs/windows.md) or changes (a change
+        log applied to a mirror table, docs/cdc.md)."""
         return self.config["materialized"]
 
     @property
@@ -91,12 +95,17 @@ def parse_model(path: Path, root: Path = MODELS_DIR) -> Model:
         raise ModelError(f"{relative}: config(materialized=...) must be one of {MATERIALIZATIONS}")
     if cfg.get("target") not in TARGETS:
         raise ModelError(f"{relative}: config(target=...) must be one of {TARGETS}")
-    if cfg["materialized"] in ("incremental", "windowed") and not cfg.get("unique_key"):
+    if cfg["materialized"] in ("incremental", "windowed", "changes") and not cfg.get("unique_key"):
         raise ModelError(f"{relative}: an {cfg['materialized']} model needs config(unique_key=...)")
     if cfg["materialized"] == "windowed":
         missing = [k for k in WINDOWED_KEYS if not cfg.get(k)]
         if missing:
             raise ModelError(f"{relative}: a windowed model needs config({', '.join(f'{k}=...' for k in missing)})")
+    if cfg["materialized"] == "changes":
+        missing = [k for k in CHANGES_KEYS if not cfg.get(k)]
+        if missing or cfg["target"] != "postgres":
+            raise ModelError(f"{relative}: a changes model lives in Postgres (target='postgres') and needs "
+                             f"config({', '.join(f'{k}=...' for k in CHANGES_KEYS)})")
     inputs = len(set(recorder["refs"])) + len(set(recorder["sources"]))
     if cfg["materialized"] != "view" and inputs != 1:
         raise ModelError(f"{relative}: an {cfg['materialized']} model reads exactly one source() or ref() "

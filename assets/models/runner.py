@@ -11,7 +11,8 @@ Output is written so that repeating a batch changes nothing:
   <folder>/<stem>/<partition columns>/, replacing that batch's earlier files, and drop rows whose
   unique key is already in the model's other files of the same partitions;
 - postgres models upsert on their unique key (keeping the newer row when `newer_by` is set);
-- views are CREATE OR REPLACE.
+- views are CREATE OR REPLACE;
+- changes models apply a change log to a mirror table, a change only if newer than the row's (changes.py).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import jinja2
 import yaml
 
 from assets import lake_objects
+from assets.models.changes import run_changes
 from assets.models.project import Model
 from assets.models.windows import run_windowed
 from resources import duckdb as lake_duckdb
@@ -58,6 +60,7 @@ class ModelRun:
     late_events: int = 0  # windowed models
     future_events: int = 0  # windowed models: event times beyond now + WINDOW_MAX_FUTURE_SECONDS
     watermark: object = None  # windowed models: the watermark after the batch
+    figures: dict = field(default_factory=dict)  # changes models: counts and replication lag (asset metadata)
 
 
 def load_sources(path: Path = SOURCES_FILE) -> dict[tuple[str, str], dict]:
@@ -97,12 +100,13 @@ class ModelRunner:
         return sorted(keys)
 
     def dataset(self, model: Model) -> str:
-        """The registry dataset the model reads: bronze/<topic> for a source, the upstream's prefix for a ref."""
+        """The registry dataset the model reads: bronze/<topic> for a source (the source's `topic`, else its
+        name), the upstream's prefix for a ref."""
         if model.sources:
             layer, name = model.sources[0]
             if (layer, name) not in self.sources:
                 raise ModelRunError(f"{model.name}: source('{layer}', '{name}') is not declared in {SOURCES_FILE.name}")
-            return f"{layer}/{name}"
+            return f"{layer}/{self.sources[(layer, name)].get('topic', name)}"
         return self.models[model.refs[0]].relation
 
     def record(self, cur, model: Model, result: ModelRun) -> None:
@@ -188,7 +192,9 @@ class ModelRunner:
                 run_windowed(self, model, todo, con, result)  # records the batch in its own transaction
                 return result
             con.execute(f"CREATE TEMP TABLE batch AS {self.render(model, todo)}")
-            if model.target == "s3":
+            if model.materialized == "changes":
+                run_changes(self, model, con, result)  # applies and records the batch in one transaction
+            elif model.target == "s3":
                 self._write_parquet(con, model, result)
             else:
                 self._upsert_postgres(con, model, result)
@@ -289,3 +295,5 @@ def _fold(total: ModelRun, batch: ModelRun) -> None:
     total.watermark = batch.watermark or total.watermark
     total.batch_id = batch.batch_id or total.batch_id
     total.last_id = batch.last_id or total.last_id
+    for name, value in batch.figures.items():  # counts add up; the lag is the latest batch's that applied any
+        total.figures[name] = value if name.startswith("replication_lag") else total.figures.get(name, 0) + value
