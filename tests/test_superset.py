@@ -25,7 +25,7 @@ from infra.stack.config import REPO_ROOT
 from infra.stack.sandbox import sandbox
 from resources.settings import setting
 from resources.superset import SupersetClient, SupersetError, SupersetResource
-from tests.support.lake import Lake
+from tests.support.lake import Lake, order_change
 from tests.support.lake import order_event as _event
 
 pytestmark = pytest.mark.superset
@@ -58,6 +58,24 @@ def _orders(now: datetime) -> dict[datetime, list[dict]]:
     return batches
 
 
+def _changes(now: datetime) -> list[tuple[str, dict | None]]:
+    """The application's last minute through CDC, as (order id, change): 40 orders created, half of them moved on a
+    status, 5 deleted (each delete followed by its tombstone)."""
+    changes, lsn = [], 10_000
+    rows = [{"order_id": f"a-{i}", "customer_id": "c-1", "status": "created", "amount": "12.50", "currency": "EUR",
+             "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"} for i in range(40)]
+    for i, row in enumerate(rows):
+        changes.append((row["order_id"], order_change("c", row, lsn := lsn + 100, now - timedelta(seconds=60 - i))))
+    for i, row in enumerate(rows[:20]):
+        rows[i] = {**row, "status": STATUSES[1 + i % 3]}
+        changes.append((row["order_id"], order_change("u", rows[i], lsn := lsn + 100,
+                                                      now - timedelta(seconds=20 - i / 2), before=row)))
+    for row in rows[-5:]:
+        changes += [(row["order_id"], order_change("d", row, lsn := lsn + 100, now - timedelta(seconds=5),
+                                                   before=row)), (row["order_id"], None)]
+    return changes
+
+
 @pytest.fixture(scope="module")
 def sandboxed(resources: dict, cfg):
     """A sandbox database filled by the real models: orders over the last 50 minutes, then 25 late events."""
@@ -68,6 +86,7 @@ def sandboxed(resources: dict, cfg):
         lake.run_all()
         lake.land([_event(f"late-{i}", "paid", now - timedelta(minutes=55, seconds=i)) for i in range(25)],
                   processed_at=now)
+        lake.land_changes(_changes(now), processed_at=now)
         lake.run_all()
         yield postgres
 
@@ -144,6 +163,9 @@ EXPECTED = {
     "Latest late events":
         "SELECT order_id, created_at, window_start, watermark, lateness_seconds, processed_at "
         "FROM app.late_events ORDER BY processed_at DESC, event_id DESC LIMIT 200",
+    "Application orders now, by status (CDC mirror)":
+        "SELECT status, count(*) FROM app.orders_cdc GROUP BY 1 ORDER BY 2 DESC, 1",
+    "Mirror replication lag p95, last 5 minutes": "SELECT max(lag_p95_s) FROM app.orders_cdc_lag",
 }
 
 
@@ -158,13 +180,14 @@ def test_every_chart_returns_what_postgres_returns_for_the_same_window(provision
         with sandboxed.connect() as conn:
             expected = conn.execute(EXPECTED[name], {"start": window["from"], "end": window["to"]}).fetchall()
         got = [tuple(row.values()) for row in result["data"]]
-        if name == "Orders by status, last hour":  # equal counts may come in either order
+        if "by status" in name:  # equal counts may come in either order
             got, expected = sorted(got), sorted(expected)
         assert got == [tuple(map(_ms, row)) for row in expected], name
     # The sandbox data reaches every chart: no chart passes by being empty.
     sizes = {name: client.request("GET", f"chart/{i}/data/")["result"][0]["rowcount"]
              for name, i in done.charts.items()}
     assert sizes["Latest late events"] == 25 and sizes["Orders by status, last hour"] == 4, sizes
+    assert sizes["Application orders now, by status (CDC mirror)"] == 4, sizes  # created, paid, shipped, cancelled
     assert min(sizes.values()) >= 1, sizes
     # Processing time is a clock of its own: the micro-batches spread over the hour, not one window.
     assert sizes["Orders per minute (processing time)"] >= 40, sizes

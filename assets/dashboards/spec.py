@@ -20,6 +20,8 @@ DATASETS: dict[str, str] = {
     "orders_per_minute": "app_orders_per_minute",
     "orders_per_minute_processing": "app_orders_per_minute_processing",
     "late_events": "app_orders_per_minute",  # the events too late for a window are its by-product
+    "orders_cdc": "app_orders_cdc",  # the application's rows, mirrored through CDC (docs/cdc.md)
+    "orders_cdc_lag": "app_orders_cdc_lag",
 }
 
 
@@ -32,6 +34,7 @@ ORDERS = total("orders", "orders")
 REVENUE = total("revenue", "revenue")
 ORDER_COUNT = {"expressionType": "SQL", "sqlExpression": "COUNT(*)", "label": "orders"}
 ORDER_REVENUE = total("amount", "revenue")
+MIRROR_LAG_P95 = total("lag_p95_s", "lag p95 (s)", "MAX")
 
 # The generator's amounts come in VND, USD and EUR and the models sum them as they are: there is no one currency to
 # name, so the unit says what the number is.
@@ -143,6 +146,14 @@ CHARTS: tuple[Chart, ...] = (
               "watermark": {"customColumnName": "watermark then"},
               "lateness_seconds": {"customColumnName": "late by (s)", "d3NumberFormat": ",.1f"},
               "processed_at": {"customColumnName": "processed"}}}),
+    Chart("Application orders now, by status (CDC mirror)", "orders_cdc", "pie", row=3, width=8, height=45,
+          metrics=(ORDER_COUNT,), groupby=("status",), orderby=((ORDER_COUNT, False),),
+          options={"show_labels": True, "label_type": "key_value", "show_legend": True, "sort_by_metric": True,
+                   "number_format": ",d"}),
+    Chart("Mirror replication lag p95, last 5 minutes", "orders_cdc_lag", "big_number_total", row=3, width=4,
+          height=45, metrics=(MIRROR_LAG_P95,),
+          options={"subtitle": "seconds from the application's commit to app.orders_cdc",
+                   "subtitle_font_size": 0.15, "y_axis_format": ",.2f", "header_font_size": 0.3}),
 )
 
 
