@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The README's main command: set up, bring the local stack up, feed Kafka with the event generator at a
-# modest rate, and start `dagster dev` with the platform loaded and its sensors running.
+# The README's main command: set up, bring the local stack up, feed Kafka with the event generator and the
+# application database with `lakehouse app` (changes reach Kafka through CDC) at modest rates, and start
+# `dagster dev` with the platform loaded and its sensors running.
 #   bash infra/dev.sh     (Flink and Superset come up too: the Flink jobs and the dashboard are part of the main command)
-# Ctrl-C stops Dagster and the generators; `.venv/bin/lakehouse down` stops the stack.
+# Ctrl-C stops Dagster, the generators and the application; `.venv/bin/lakehouse down` stops the stack.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f .env ]; then set -a; . ./.env; set +a; fi
@@ -17,7 +18,7 @@ cp infra/dagster/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 
 logs="${LAKEHOUSE_HOME:-.lakehouse}/logs"
 umask 077  # the generators' logs and Dagster's files are the owner's only, like the launcher's logs
-chmod go-rwx "$logs"/generator-*.log 2>/dev/null || true  # logs written before this line existed
+chmod go-rwx "$logs"/generator-*.log "$logs"/app.log 2>/dev/null || true  # logs written before this line existed
 export HOUSEKEEPING_LOG_DIR="${HOUSEKEEPING_LOG_DIR:-$logs}"  # the housekeeping job rotates the logs written here
 export DAGSTER_UI_URL="${DAGSTER_UI_URL:-http://127.0.0.1:${DAGSTER_PORT:-3000}}"  # for the links in failure alerts
 # Ctrl-C reaches every process of this script's process group. Background commands of a non-interactive shell
@@ -36,7 +37,7 @@ started() {  # pids of the live processes started from here, this shell excepted
 }
 stop() {
   set +e
-  kill -INT $gen_orders $gen_lab 2>/dev/null
+  kill -INT $gen_orders $gen_lab $app 2>/dev/null
   local left
   for _ in $(seq 180); do left=$(started); [ -z "$left" ] && return; sleep 0.5; done
   echo "dev.sh: still running after 90 s, killing: $left" >&2
@@ -49,10 +50,15 @@ generator --topic "$orders_topic" --forever --rate "${GENERATOR_RATE:-5}" --diso
 gen_orders=$!
 generator --topic "$events_topic" --forever --rate 1 >>"$logs/generator-lab-events.log" 2>&1 &
 gen_lab=$!
+# The application: its changes flow shop.app.orders -> dbserver1.app.orders (the connector, registered by
+# cdc_automation_sensor) -> bronze -> app.orders_cdc (docs/cdc.md).
+env --default-signal=INT .venv/bin/lakehouse app --rate "${APP_RATE:-2}" >>"$logs/app.log" 2>&1 &
+app=$!
 trap stop EXIT
 
 echo "Dagster UI: http://127.0.0.1:${DAGSTER_PORT:-3000}  — sensors bronze_orders_sensor and bronze_lab_events_sensor are on."
 echo "Generators write to $orders_topic (${GENERATOR_RATE:-5}/s) and $events_topic (1/s); logs in $logs/."
+echo "The application changes shop.app.orders (${APP_RATE:-2}/s); CDC mirrors them into app.orders_cdc (docs/cdc.md)."
 echo "Each bronze run also updates silver and the app.* tables; lake_models_schedule runs every model, then the"
 echo "dashboard ${SUPERSET_URL:-http://127.0.0.1:8088}/superset/dashboard/orders-realtime/ (refreshes every 30 s)."
 echo "Failed runs: sensor run_failure_alerts (and ALERT_WEBHOOK_URL); stale data: the 'fresh' checks (docs/operations.md)."

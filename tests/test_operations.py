@@ -168,6 +168,7 @@ def test_ctrl_c_on_the_main_command_stops_dagster_and_the_generators(core_stack,
             running_cmd = {pid: _cmdline(pid) for pid in running}
             generators = [pid for pid in running if " produce " in running_cmd[pid]]
             assert len(generators) == 2, [_cmdline(pid) for pid in running]
+            [application] = [pid for pid in running if " app --rate " in running_cmd[pid]]  # lakehouse app (CDC)
 
             os.killpg(main.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
             interrupted, gone = time.monotonic(), {}
@@ -195,6 +196,7 @@ def test_ctrl_c_on_the_main_command_stops_dagster_and_the_generators(core_stack,
     # Bounds for a busy 2-core machine (measured 9-26 s and 33-75 s at load 12-28; 1-2 s for a generator when idle);
     # infra/dev.sh kills what is left after 90 s, so the second bound also shows that it did not have to.
     assert generators_gone < 45  # each stops between two records and flushes what it had produced
+    assert gone[application] < 45  # the application stops between two transactions
     assert max(gone.values()) < 85  # Dagster's graceful stop: run workers mark their runs failed first
     output = (tmp_path / "dev.log").read_text()
     table = output[output.index("SERVICE "):output.index("Dagster UI:")].splitlines()[1:]
