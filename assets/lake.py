@@ -1,8 +1,7 @@
 """Every asset of the lake, built from configuration."""
 from __future__ import annotations
 
-from assets.bronze.asset import build_bronze_asset, kafka_topic_spec
-from assets.bronze.topics import TopicSpec, configured_topics
+from assets.bronze import TopicSpec, build_bronze_asset, configured_topics, kafka_topic_spec
 
 
 def bronze_assets(topics: list[TopicSpec] | None = None) -> dict[TopicSpec, object]:

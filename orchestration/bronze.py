@@ -34,11 +34,14 @@ from dagster import (
     sensor,
 )
 
-from assets.bronze import ledger
-from assets.bronze.asset import CHECK_NO_GAPS, BronzeBatchConfig, bronze_asset_key
-from assets.bronze.ranges import (
+from assets.bronze import (
+    CHECK_NO_GAPS,
+    BronzeBatchConfig,
     Interval,
     Ranges,
+    TopicSpec,
+    bronze_asset_key,
+    ledger,
     legacy_cursor,
     missing,
     plan_batches,
@@ -46,7 +49,6 @@ from assets.bronze.ranges import (
     read_watermarks,
     run_key,
 )
-from assets.bronze.topics import TopicSpec
 from resources.bronze import BronzeSettings
 from resources.kafka import KafkaResource
 from resources.postgres import PostgresResource

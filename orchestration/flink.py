@@ -7,6 +7,7 @@ from dagster import (
     AssetSelection,
     AssetsDefinition,
     DefaultSensorStatus,
+    Definitions,
     OpExecutionContext,
     SensorEvaluationContext,
     SensorResult,
@@ -17,11 +18,20 @@ from dagster import (
     sensor,
 )
 
-from assets.flink import state
-from assets.flink.assets import clients, submission_metadata
-from assets.flink.control import resume, stop_with_savepoint
-from assets.flink.pipelines import PIPELINES, FlinkPipelineConfig, Pipeline
-from assets.flink.watch import assess
+from assets.flink import (
+    KAFKA_TO_MINIO,
+    ORDERS_PER_MINUTE,
+    PIPELINES,
+    FlinkPipelineConfig,
+    Pipeline,
+    assess,
+    clients,
+    expected_running,
+    flink_assets,
+    resume,
+    stop_with_savepoint,
+    submission_metadata,
+)
 from resources.flink import FlinkResource
 from resources.kafka import KafkaResource
 from resources.object_store import ObjectStoreResource
@@ -48,6 +58,13 @@ def _pipeline(name: str) -> Pipeline:
 def submit_job(asset_def: AssetsDefinition, name: str, what: str):
     """The job that submits one pipeline (materializes its asset)."""
     return define_asset_job(name, selection=AssetSelection.assets(asset_def), description=what, tags=CONTROL_TAGS)
+
+
+SUBMIT_JOBS = {  # pipeline -> (job name, description)
+    KAFKA_TO_MINIO: ("flink_kafka_to_minio", "Submit the Flink SQL pipeline Kafka → object store (or report it running)"),
+    ORDERS_PER_MINUTE: ("flink_orders_per_minute",
+                        "Submit the Flink SQL 1-minute windows into Postgres (or report it running)"),
+}
 
 
 @op(description="Stop the pipeline's running Flink job with a savepoint in the object store")
@@ -84,7 +101,7 @@ def flink_resume_from_savepoint():
         description="Every 30 s: figures of each running Flink pipeline; fails naming the root exception "
                     "when one failed, is stuck restarting or is missing")
 def flink_jobs_sensor(context: SensorEvaluationContext, flink: FlinkResource, postgres: PostgresResource):
-    expected = state.expected_running(postgres)
+    expected = expected_running(postgres)
     if not expected:
         return SkipReason("no Flink pipeline is expected to run (submit one with flink_kafka_to_minio)")
     verdict = assess(flink, expected, json.loads(context.cursor or "{}"))
@@ -94,3 +111,12 @@ def flink_jobs_sensor(context: SensorEvaluationContext, flink: FlinkResource, po
     keys = {job.job_name: PIPELINES[job.pipeline].asset_key for job in expected}
     return SensorResult(asset_events=[AssetObservation(keys[name], metadata=figures)
                                       for name, figures in verdict.figures.items()])
+
+
+def flink_definitions() -> Definitions:
+    """The Flink pipelines' assets, their submit/stop/resume jobs and the sensor, to merge into the code location."""
+    assets = flink_assets()
+    by_key = {a.key: a for a in assets}
+    submits = [submit_job(by_key[p.asset_key], *SUBMIT_JOBS[p]) for p in (KAFKA_TO_MINIO, ORDERS_PER_MINUTE)]
+    return Definitions(assets=assets, jobs=[*submits, flink_stop_with_savepoint, flink_resume_from_savepoint],
+                       sensors=[flink_jobs_sensor])

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetKey, Definitions
 
-from assets.bronze.asset import bronze_asset_key
-from assets.bronze.topics import configured_topics
+from assets.bronze import bronze_asset_key, configured_topics
 from orchestration.alerts import run_failure_alerts
 from orchestration.freshness import MODEL_TABLES, BronzeTarget, FreshnessChecks, ModelTarget
 from orchestration.housekeeping import housekeeping, housekeeping_schedule

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import zstandard
 from dagster import AssetSelection, DagsterInstance, Definitions, build_sensor_context
 
-from assets.bronze.asset import build_bronze_asset, kafka_topic_spec
+from assets.bronze.assets import build_bronze_asset, kafka_topic_spec
 from assets.bronze.ranges import read_topic_id
 from assets.bronze.topics import TopicSpec
 from orchestration.bronze import bronze_job, bronze_sensor, gap_check

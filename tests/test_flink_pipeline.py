@@ -22,6 +22,9 @@ from resources.settings import setting
 from tests.flink_harness import FlinkHarness, bronze_outcome, category
 from tests.test_models import Lake
 
+BRONZE_NODE = KAFKA_TO_MINIO.asset_key.to_python_identifier()  # the op of an asset is named after its key
+WINDOWS_NODE = ORDERS_PER_MINUTE.asset_key.to_python_identifier()
+
 pytestmark = pytest.mark.flink
 
 
@@ -76,7 +79,7 @@ def test_sink_holds_every_event_exactly_once_and_quarantines_the_bad_ones(harnes
     events = _orders(1500, datetime.now(timezone.utc) - timedelta(minutes=30), seed=1)
     harness.produce(_encode(events) + BAD)
     result = harness.submit()
-    meta = result.asset_materializations_for_node("bronze_flink")[0].metadata
+    meta = result.asset_materializations_for_node(BRONZE_NODE)[0].metadata
     assert meta["flink_state"].value == "RUNNING" and meta["checkpoints_completed"].value >= 1
     assert meta["already_running"].value is False
 
@@ -123,8 +126,8 @@ def test_stop_with_savepoint_then_resume_lands_n_plus_m_exactly_once(harness):
 
 def test_submitting_twice_leaves_one_running_job(harness):
     harness.produce(_encode(_orders(10, datetime.now(timezone.utc), seed=4)))
-    first = harness.submit().asset_materializations_for_node("bronze_flink")[0].metadata
-    second = harness.submit().asset_materializations_for_node("bronze_flink")[0].metadata
+    first = harness.submit().asset_materializations_for_node(BRONZE_NODE)[0].metadata
+    second = harness.submit().asset_materializations_for_node(BRONZE_NODE)[0].metadata
     assert second["already_running"].value is True
     assert second["flink_job_id"].value == first["flink_job_id"].value
     assert [j["jid"] for j in harness.flink.active_jobs(harness.job_name(KAFKA_TO_MINIO))] == [
@@ -135,7 +138,7 @@ def test_a_setting_flink_rejects_fails_the_run_with_flinks_message(harness):
     result = harness.run("flink_kafka_to_minio", harness.config(checkpoint_interval="every now and then"),
                          raise_on_error=False)
     assert not result.success
-    error = str(result.failure_data_for_node("bronze_flink").error)
+    error = str(result.failure_data_for_node(BRONZE_NODE).error)
     assert "every now and then" in error and "execution.checkpointing.interval" in error
     assert not harness.flink.active_jobs(harness.job_name(KAFKA_TO_MINIO))
 
@@ -153,7 +156,7 @@ def test_flink_windows_equal_the_duckdb_windows_for_every_final_window(harness):
     assert len(duck) >= 8, "the stream should close several windows"
 
     statements = harness.submit(ORDERS_PER_MINUTE).asset_materializations_for_node(
-        "orders_per_minute_flink")[0].metadata["statements"].value
+        WINDOWS_NODE)[0].metadata["statements"].value
     password = urlsplit(harness.postgres.url).password
     assert "'url' = 'jdbc:postgresql://" in statements and password not in statements
     assert "'password'" not in statements, "the TaskManagers read the password from their pgpass file"
@@ -171,7 +174,7 @@ def test_flink_windows_equal_the_duckdb_windows_for_every_final_window(harness):
 
 def test_the_sensor_reports_running_jobs_and_fails_on_a_cancelled_or_missing_one(harness):
     harness.produce(_encode(_orders(20, datetime.now(timezone.utc), seed=7)))
-    job_id = harness.submit().asset_materializations_for_node("bronze_flink")[0].metadata["flink_job_id"].value
+    job_id = harness.submit().asset_materializations_for_node(BRONZE_NODE)[0].metadata["flink_job_id"].value
     observed = harness.tick().asset_events
     assert [event.asset_key for event in observed] == [KAFKA_TO_MINIO.asset_key]
     assert observed[0].metadata["flink_job_id"].value == job_id

@@ -59,5 +59,5 @@ def build_flink_asset(pipeline: Pipeline) -> AssetsDefinition:
 
 
 def flink_assets() -> list[AssetsDefinition]:
-    """bronze_flink and orders_per_minute_flink."""
+    """bronze/flink and app/orders_per_minute_flink."""
     return [build_flink_asset(KAFKA_TO_MINIO), build_flink_asset(ORDERS_PER_MINUTE)]

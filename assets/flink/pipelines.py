@@ -25,8 +25,8 @@ class Pipeline:
     needs_schema: str | None  # the topic schema the SQL reads fields of, if any
 
 
-KAFKA_TO_MINIO = Pipeline("kafka_to_minio", AssetKey("bronze_flink"), None)
-ORDERS_PER_MINUTE = Pipeline("orders_per_minute", AssetKey("orders_per_minute_flink"), "orders")
+KAFKA_TO_MINIO = Pipeline("kafka_to_minio", AssetKey(["bronze", "flink"]), None)  # keys name where data lives
+ORDERS_PER_MINUTE = Pipeline("orders_per_minute", AssetKey(["app", "orders_per_minute_flink"]), "orders")
 PIPELINES = {p.name: p for p in (KAFKA_TO_MINIO, ORDERS_PER_MINUTE)}
 JDBC_TABLE = "app.orders_per_minute_flink"
 

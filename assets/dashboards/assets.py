@@ -1,4 +1,4 @@
-"""The Dagster asset `superset_dashboard`: provisions "Orders Realtime" after the models it shows."""
+"""The Dagster asset `superset/orders_realtime`: provisions "Orders Realtime" after the models it shows."""
 # No `from __future__ import annotations` here: Dagster reads the annotations of asset functions at runtime.
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, MetadataValue, asset
@@ -10,6 +10,8 @@ from assets.models.project import load_models
 from resources.redact import redact
 from resources.superset import SupersetResource
 
+ASSET_KEY = AssetKey(["superset", spec.DASHBOARD_SLUG.replace("-", "_")])  # superset/orders_realtime
+
 
 def dashboard_deps() -> list[AssetKey]:
     """The model assets whose tables the dashboard's datasets read."""
@@ -20,11 +22,11 @@ def dashboard_deps() -> list[AssetKey]:
 def dashboard_asset() -> AssetsDefinition:
     """The asset that creates or updates the database connection, datasets, charts and dashboard in Superset."""
 
-    @asset(deps=dashboard_deps(), group_name="dashboards", kinds={"superset"},
+    @asset(key=ASSET_KEY, deps=dashboard_deps(), group_name="dashboards", kinds={"superset"},
            description=f'Superset dashboard "{spec.DASHBOARD_TITLE}" (refresh every {spec.REFRESH_SECONDS} s), '
                        "its charts, datasets and database connection, provisioned through the REST API "
                        "(docs/dashboard.md)")
-    def superset_dashboard(context: AssetExecutionContext, superset: SupersetResource) -> MaterializeResult:
+    def _dashboard(context: AssetExecutionContext, superset: SupersetResource) -> MaterializeResult:
         done = provision(superset.client(), superset.database_uri)
         context.log.info(f"provisioned dashboard {done.dashboard}; created: {', '.join(done.created) or 'nothing'}")
         return MaterializeResult(metadata={
@@ -36,4 +38,4 @@ def dashboard_asset() -> AssetsDefinition:
             "detached": MetadataValue.json(done.detached),
         })
 
-    return superset_dashboard
+    return _dashboard
