@@ -58,6 +58,7 @@ def _metadata(result: BatchResult, store: ObjectStoreResource) -> dict:
         "ranges": MetadataValue.json({str(p): [s, e] for p, (s, e) in sorted(result.ranges.items())}),
         "records_landed": result.landed,
         "records_quarantined": result.quarantined,
+        "tombstones": result.tombstones,  # landed: a delete's tombstone on a topic whose schema expects them
         "quarantine_reasons": MetadataValue.json(result.quarantine_reasons),
         "records_lost_to_retention": result.lost_count,
         "offset_gaps": result.offset_gaps,
