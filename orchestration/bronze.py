@@ -12,12 +12,12 @@ from datetime import datetime, timedelta, timezone
 
 from dagster import (
     AssetCheckEvaluation,
-    AssetCheckKey,
     AssetCheckExecutionContext,
+    AssetCheckKey,
     AssetCheckResult,
     AssetObservation,
-    AssetSelection,
     AssetsDefinition,
+    AssetSelection,
     DagsterInstance,
     DagsterRunStatus,
     DefaultSensorStatus,

@@ -18,7 +18,6 @@ from dagster import (
     op,
     sensor,
 )
-from psycopg.conninfo import conninfo_to_dict
 
 from assets.cdc.assets import shop_orders_connector, slot_retained_wal
 from assets.cdc.connector import ASSET_KEY, DEFAULT_NAME
@@ -26,8 +25,8 @@ from assets.cdc.control import remove, wait_for
 from assets.cdc.figures import connector_figures
 from assets.cdc.watch import assess
 from resources.cdc_source import CdcSourceResource
+from resources.definitions import cdc_resources
 from resources.kafka_connect import KafkaConnectError, KafkaConnectResource
-from resources.settings import resource_value, setting
 
 WATCH_INTERVAL_SECONDS = 30
 CONTROL_TAGS = {"dagster/priority": "10"}  # someone waits on these in the UI (as the Flink control jobs)
@@ -38,18 +37,6 @@ class CdcControlConfig(Config):
 
     connector_name: str = DEFAULT_NAME
     wait_seconds: float = 120.0
-
-
-def cdc_resources() -> dict[str, object]:
-    """Kafka Connect (CONNECT_URL) and the application database as the CDC role (PG_URL's server,
-    SHOP_DATABASE, CDC_PG_USER, CDC_PG_PASSWORD)."""
-    server = conninfo_to_dict(setting("PG_URL"))
-    return {
-        "kafka_connect": KafkaConnectResource(url=setting("CONNECT_URL")),
-        "cdc_source": CdcSourceResource(host=str(server.get("host") or "127.0.0.1"),
-                                        port=int(server.get("port") or 5432), dbname=setting("SHOP_DATABASE"),
-                                        user=setting("CDC_PG_USER"), password=resource_value("CDC_PG_PASSWORD")),
-    }
 
 
 def _observe(context: OpExecutionContext, connect: KafkaConnectResource, source: CdcSourceResource, name: str,

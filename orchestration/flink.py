@@ -4,8 +4,8 @@ import json
 from dagster import (
     AssetMaterialization,
     AssetObservation,
-    AssetSelection,
     AssetsDefinition,
+    AssetSelection,
     DefaultSensorStatus,
     Definitions,
     OpExecutionContext,

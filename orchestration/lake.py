@@ -14,12 +14,12 @@ from assets.dashboards import dashboard_asset
 from assets.lake import bronze_assets, kafka_sources
 from assets.models import model_assets
 from orchestration.bronze import bronze_job, bronze_sensor, gap_check
-from resources.definitions import platform_resources, timing
+from resources.definitions import load_settings, platform_resources
 
 
 def lake_definitions() -> Definitions:
     """Bronze per topic (asset, fused job, sensor, gap check), the models, the dashboard and lake_models."""
-    timing_ = timing()
+    timing_ = load_settings()
     bronze = bronze_assets()
     models = model_assets()
     dashboard = dashboard_asset()

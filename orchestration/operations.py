@@ -2,30 +2,13 @@
 the housekeeping job and its schedule, the run-failure alerts, the freshness checks and their sensor."""
 from __future__ import annotations
 
-from dagster import AssetKey, Definitions
+from dagster import Definitions
 
 from assets.bronze import bronze_asset_key, configured_topics
 from orchestration.alerts import run_failure_alerts
 from orchestration.freshness import MODEL_TABLES, BronzeTarget, FreshnessChecks, ModelTarget
 from orchestration.housekeeping import housekeeping, housekeeping_schedule
-from resources.operations import AlertWebhook, FreshnessSettings, HousekeepingSettings
-from resources.settings import resource_value, setting
-
-
-def operations_resources() -> dict[str, object]:
-    """The settings resources of the upkeep, from the environment (defaults in .env.example)."""
-    return {
-        "housekeeping_settings": HousekeepingSettings(
-            history_days=float(setting("HOUSEKEEPING_HISTORY_DAYS")),
-            staging_max_age_minutes=float(setting("HOUSEKEEPING_STAGING_MAX_AGE_MINUTES")),
-            log_dir=setting("HOUSEKEEPING_LOG_DIR"),
-            log_max_bytes=int(setting("HOUSEKEEPING_LOG_MAX_BYTES")),
-            log_keep=int(setting("HOUSEKEEPING_LOG_KEEP")),
-        ),
-        "freshness_settings": FreshnessSettings(bronze_seconds=float(setting("FRESHNESS_BRONZE_SECONDS")),
-                                                models_seconds=float(setting("FRESHNESS_MODELS_SECONDS"))),
-        "alert_webhook": AlertWebhook(url=resource_value("ALERT_WEBHOOK_URL"), ui_url=setting("DAGSTER_UI_URL")),
-    }
+from resources.definitions import operations_resources
 
 
 def freshness_checks(platform: Definitions) -> FreshnessChecks:

@@ -3,11 +3,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from psycopg.conninfo import conninfo_to_dict
+
 from resources.bronze import BronzeSettings
+from resources.cdc_source import CdcSourceResource
 from resources.flink import FlinkResource
 from resources.kafka import KafkaResource
+from resources.kafka_connect import KafkaConnectResource
 from resources.models import ModelSettings
 from resources.object_store import ObjectStoreResource
+from resources.operations import AlertWebhook, FreshnessSettings, HousekeepingSettings
 from resources.postgres import PostgresResource
 from resources.settings import resource_value, setting
 from resources.superset import SupersetResource
@@ -58,14 +63,45 @@ def platform_resources() -> dict[str, object]:
     }
 
 
-@dataclass(frozen=True)
-class Timing:
-    """Settings fixed when the definitions load (a sensor's interval, a schedule's cron), not per run."""
+def operations_resources() -> dict[str, object]:
+    """The settings resources of the platform's upkeep (docs/operations.md)."""
+    return {
+        "housekeeping_settings": HousekeepingSettings(
+            history_days=float(setting("HOUSEKEEPING_HISTORY_DAYS")),
+            staging_max_age_minutes=float(setting("HOUSEKEEPING_STAGING_MAX_AGE_MINUTES")),
+            log_dir=setting("HOUSEKEEPING_LOG_DIR"),
+            log_max_bytes=int(setting("HOUSEKEEPING_LOG_MAX_BYTES")),
+            log_keep=int(setting("HOUSEKEEPING_LOG_KEEP")),
+        ),
+        "freshness_settings": FreshnessSettings(bronze_seconds=float(setting("FRESHNESS_BRONZE_SECONDS")),
+                                                models_seconds=float(setting("FRESHNESS_MODELS_SECONDS"))),
+        "alert_webhook": AlertWebhook(url=resource_value("ALERT_WEBHOOK_URL"), ui_url=setting("DAGSTER_UI_URL")),
+    }
 
+
+def cdc_resources() -> dict[str, object]:
+    """Kafka Connect (CONNECT_URL) and the application database as the CDC role (PG_URL's server,
+    SHOP_DATABASE, CDC_PG_USER, CDC_PG_PASSWORD)."""
+    server = conninfo_to_dict(setting("PG_URL"))
+    return {
+        "kafka_connect": KafkaConnectResource(url=setting("CONNECT_URL")),
+        "cdc_source": CdcSourceResource(host=str(server.get("host") or "127.0.0.1"),
+                                        port=int(server.get("port") or 5432), dbname=setting("SHOP_DATABASE"),
+                                        user=setting("CDC_PG_USER"), password=resource_value("CDC_PG_PASSWORD")),
+    }
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """Settings fixed when the definitions load, not per run: they shape the graph (which topics have a bronze
+    asset) or a sensor's interval and a schedule's cron."""
+
+    bronze_topics: str
     bronze_sensor_interval_s: int
     models_cron: str
 
 
-def timing() -> Timing:
+def load_settings() -> LoadSettings:
     """The load-time settings, from the environment (defaults in .env.example)."""
-    return Timing(int(setting("BRONZE_SENSOR_INTERVAL_SECONDS")), setting("MODELS_SCHEDULE_CRON"))
+    return LoadSettings(setting("BRONZE_TOPICS"), int(setting("BRONZE_SENSOR_INTERVAL_SECONDS")),
+                        setting("MODELS_SCHEDULE_CRON"))

@@ -2,7 +2,13 @@
 
 What orchestration/ (and the other domains) may use is exported here; the modules behind it are the domain's own."""
 from assets.bronze import ledger
-from assets.bronze.assets import CHECK_NO_GAPS, BronzeBatchConfig, bronze_asset_key, build_bronze_asset, kafka_topic_spec
+from assets.bronze.assets import (
+    CHECK_NO_GAPS,
+    BronzeBatchConfig,
+    bronze_asset_key,
+    build_bronze_asset,
+    kafka_topic_spec,
+)
 from assets.bronze.ranges import (
     Interval,
     Ranges,

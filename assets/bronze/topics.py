@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from resources.settings import setting
+from resources.definitions import load_settings
 
 FORMATS = ("json", "text")
 
@@ -46,4 +46,4 @@ def parse_topics(value: str) -> list[TopicSpec]:
 
 def configured_topics() -> list[TopicSpec]:
     """The topics of BRONZE_TOPICS (default: lab-events as text, orders as json with the orders schema)."""
-    return parse_topics(setting("BRONZE_TOPICS"))
+    return parse_topics(load_settings().bronze_topics)
