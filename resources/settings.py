@@ -25,6 +25,13 @@ DEFAULTS: dict[str, str] = {
     "FLINK_PARALLELISM": "1",
     "FLINK_UDF_JAR": "",  # empty: the platform's SQL functions are on the cluster's classpath (lib/)
     "FLINK_RPC_PORT": "6123",  # the local stack's JobManager RPC port
+    # Spark Structured Streaming pipelines (lakehouse up --with spark; docs/spark.md)
+    "SPARK_MASTER": "local[2]",  # the drivers' master URL: local threads, or a cluster (spark://host:7077)
+    "SPARK_TOPIC": "orders",
+    "SPARK_TRIGGER_INTERVAL": "5 seconds",  # a micro-batch starts this often (when the last one is done)
+    "SPARK_SHUFFLE_PARTITIONS": "4",  # spark.sql.shuffle.partitions: the state's partitions (fixed by the checkpoint)
+    "SPARK_DRIVER_MEMORY": "1g",
+    "SPARK_UI_PORT": "",  # empty: no Spark UI (no port taken)
     # Superset (lakehouse up --with superset; docs/dashboard.md)
     "SUPERSET_URL": "http://127.0.0.1:8088",
     "SUPERSET_ADMIN_USER": "admin",  # development only

@@ -54,6 +54,7 @@ class Service(abc.ABC):
 
     name: str = ""
     health_timeout: float = 90.0  # seconds to wait for healthy() after start
+    daemon: bool = True  # False: no long-running process of its own (healthy = installed and usable)
 
     def __init__(self, cfg: StackConfig) -> None:
         self.cfg = cfg

@@ -12,7 +12,7 @@ from infra.stack.service import Service, StackError, port_open
 
 # Start order; `down` goes the other way. Optional services start only when asked for.
 CORE_SERVICES = ("postgres", "s3", "kafka")
-OPTIONAL_SERVICES = ("flink", "superset", "connect")
+OPTIONAL_SERVICES = ("flink", "superset", "connect", "spark")
 
 
 def service(cfg: StackConfig, name: str) -> Service:
@@ -151,9 +151,12 @@ def status(cfg: StackConfig) -> list[Row]:
     for name in list(CORE_SERVICES) + list(OPTIONAL_SERVICES):
         svc = service(cfg, name)
         pids = _pids(cfg, svc)
-        if name in OPTIONAL_SERVICES and not pids:
-            continue
-        rows.append(Row(name, svc.address(), ",".join(map(str, pids)) or "-", bool(pids) and _safe_healthy(svc)))
+        if svc.daemon:
+            if name in OPTIONAL_SERVICES and not pids:
+                continue
+            rows.append(Row(name, svc.address(), ",".join(map(str, pids)) or "-", bool(pids) and _safe_healthy(svc)))
+        elif _safe_healthy(svc):  # nothing runs until asked (Spark's drivers): listed once installed and usable
+            rows.append(Row(name, svc.address(), "-", True))
     return rows
 
 
