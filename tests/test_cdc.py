@@ -1,6 +1,7 @@
 """Change data capture on real Postgres, Kafka and Kafka Connect: the application's row changes arrive on the change
 topic through Debezium, across a killed worker, a schema change and a wrong password, registered, watched and
-removed through the platform's Dagster asset, jobs and sensor."""
+removed through the platform's Dagster asset, jobs and sensor; bronze lands the topic (through the platform's sensor
+and job) and the models keep the change log and the mirror app.orders_cdc equal to the source."""
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ import uuid
 from collections import Counter, defaultdict
 
 import pytest
+from confluent_kafka import Producer
 from psycopg import sql
 
 from assets.cdc.connector import CdcConnectorConfig, connector_config
@@ -21,7 +23,7 @@ from assets.cdc.control import wait_for
 from infra.stack import proc, stack
 from infra.stack.config import REPO_ROOT
 from resources.cdc_source import CdcSourceResource
-from tests.support.cdc import ASSET_OP, CdcHarness, Change
+from tests.support.cdc import ASSET_OP, CdcHarness, CdcLake, Change
 
 pytestmark = pytest.mark.connect
 FIELDS = ("order_id", "customer_id", "status", "amount", "currency")
@@ -180,6 +182,64 @@ def test_inserts_updates_and_deletes_arrive_as_c_u_d_with_tombstones_in_order_pe
     assert sum(n > 1 for n in per_transaction.values()) == report.counts["multi_change_transactions"]
 
 
+def _produce(cdc: CdcHarness, records: list[tuple[bytes, bytes]]) -> None:
+    """Write (key, value) records to the test's change topic, as Connect would."""
+    producer = Producer({"bootstrap.servers": cdc.cfg.kafka_bootstrap, "log_level": 0})
+    for key, value in records:
+        producer.produce(cdc.topic, key=key, value=value)
+    assert producer.flush(30) == 0
+
+
+def test_the_mirror_equals_the_source_applies_each_change_once_and_never_regresses(cdc):
+    cdc.write(60, seed=11)  # rows from before the connector: the snapshot (op r)
+    cdc.register()
+    lake = CdcLake(cdc)
+    start = lake.read_position()
+    cdc.changes(len(cdc.rows()))
+    lake.wait_equal()  # the snapshot alone: the change log's first object
+    report = cdc.write(300, seed=12, delete_fraction=0.1)
+    assert all(report.counts[k] for k in ("inserts", "updates", "deletes"))
+    figures = [run.figures for run in lake.wait_equal() if run.figures.get("changes_applied")]
+    assert figures and all(0 < f["replication_lag_p50_s"] <= f["replication_lag_p95_s"] < 120 for f in figures)
+
+    changes = cdc.read_topic()
+    ops = defaultdict(list)
+    for change in changes:
+        ops[change.order_id].append(change.op)
+    snapshot = {key for key, seen in ops.items() if seen[0] == "r"}
+    assert any("u" in ops[k] for k in snapshot) and any("d" in ops[k] for k in snapshot)
+    tombstones = [line for lines in lake.bronze.objects("stream").values() for line in lines if line.get("tombstone")]
+    assert len(tombstones) == report.counts["deletes"]  # landed in bronze as expected records
+    assert lake.bronze.objects("quarantine") == {}
+    [latest] = [e for e in lake.bronze.instance.get_latest_materialization_events(
+        [lake.bronze.asset.key]).values()]
+    assert latest.asset_materialization.metadata["tombstones"].value >= 1
+
+    # Re-applying: the snapshot again (older than what followed) and then every batch; nothing is rewritten.
+    keys = set(ops)
+    state = lake.mirror_state(keys)
+    lake.rewind(start)
+    oldest = lake.apply_one_batch()
+    assert oldest.figures["changes_in_batch"] >= len(snapshot) > 0
+    assert lake.mirror_state(keys) == state  # no row regressed to its snapshot, none deleted came back
+    lake.catch_up()
+    assert lake.mirror_state(keys) == state and not lake.difference()
+
+    # Connect sending an older change again (at least once), and a malformed envelope.
+    updated = next(c for c in changes if c.op == "c" and "u" in ops[c.order_id] and "d" not in ops[c.order_id])
+    deleted = next(c for c in changes if c.op in ("c", "r") and "d" in ops[c.order_id])
+    broken = {**updated.value, "source": {**updated.value["source"], "lsn": "0/22E7A10"}}
+    _produce(cdc, [(json.dumps(c.key).encode(), json.dumps(c.value).encode()) for c in (updated, deleted)]
+             + [(b'{"order_id":"o-broken"}', json.dumps(broken).encode())])
+    lake.wait_equal()
+    assert lake.mirror_state(keys) == state
+    log = [change_id for change_id, _ in lake.change_log(keys)]
+    assert len(log) == len(set(log)) == len({(c.order_id, c.lsn, c.op) for c in changes if c.value})
+    [quarantined] = [line for lines in lake.bronze.objects("quarantine").values() for line in lines]
+    assert quarantined["reason"] == ("schema debezium: field 'source.lsn' must be an integer (the change's WAL "
+                                     "position), got '0/22E7A10'")
+
+
 def test_a_worker_killed_and_restarted_resumes_from_its_stored_offsets(cdc, cfg):
     cdc.register()
     first = cdc.write(150, seed=4)
@@ -207,6 +267,10 @@ def test_a_worker_killed_and_restarted_resumes_from_its_stored_offsets(cdc, cfg)
     assert not any(c.op == "r" for c in changes), "the restarted worker took a new snapshot instead of resuming"
     assert _mirror(changes) == cdc.rows()
     assert any(e.metadata["connector"].value == cdc.connector for e in cdc.tick().asset_events)
+    lake = CdcLake(cdc)  # the lake after the crash: the mirror equals the source, the change log holds no double
+    lake.wait_equal()
+    log = [change_id for change_id, _ in lake.change_log({c.order_id for c in changes})]
+    assert len(log) == len(set(log)) == len({(c.order_id, c.lsn, c.op) for c in records})
 
 
 def test_a_column_added_to_the_source_table_appears_in_later_events(cdc):
@@ -223,6 +287,15 @@ def test_a_column_added_to_the_source_table_appears_in_later_events(cdc):
     assert third.op == "u" and third.value["before"]["note"] is None
     assert third.value["after"]["note"] == "leave at the door"
     assert cdc.connect.status(cdc.connector)["tasks"][0]["state"] == "RUNNING"
+    lake = CdcLake(cdc)  # kept in bronze and in the change log; the mirror still equals the source
+    lake.wait_equal()
+    [landed] = [line for lines in lake.bronze.objects("stream").values() for line in lines
+                if line.get("op") == "c" and line["after"]["order_id"] == "o-after-alter"]
+    assert landed["after"]["note"] == "gift wrap"
+    log = dict(lake.change_log({"o-before-alter", "o-after-alter"}))
+    notes = {change_id.split(":")[0]: json.loads(after).get("note") for change_id, after in log.items()}
+    assert len(log) == 3 and notes["o-after-alter"] == "gift wrap"
+    assert "leave at the door" in {json.loads(after).get("note") for after in log.values()}
 
 
 def test_a_wrong_password_turns_the_sensor_red_and_fixing_it_and_rerunning_the_asset_recovers(cdc):

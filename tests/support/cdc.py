@@ -13,7 +13,11 @@ from dagster import DagsterInstance, Definitions, build_sensor_context
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from assets import lake_objects
+from assets.bronze.topics import TopicSpec
 from assets.cdc.assets import shop_orders_connector, slot_retained_wal
+from assets.models.project import load_models
+from assets.models.runner import ModelRunner
 from infra.app import AppReport, AppSpec, prepare_database, run, shop_conninfo
 from infra.stack import stack
 from infra.stack.config import StackConfig
@@ -25,9 +29,12 @@ from orchestration.cdc import (
     cdc_restart_connector,
     cdc_resume_connector,
 )
+from resources import duckdb as lake_duckdb
 from resources.cdc_source import CdcSourceResource
 from resources.kafka_connect import KafkaConnectResource
+from resources.models import ModelSettings
 from resources.settings import setting
+from tests.bronze_harness import BronzeHarness
 
 ASSET_OP = "cdc__shop_orders_connector"
 CHECK_OP = "cdc__shop_orders_connector_slot_retained_wal"
@@ -184,3 +191,92 @@ class CdcHarness:
                   if t in admin.list_topics(timeout=10).topics]
         for future in admin.delete_topics(topics).values() if topics else ():
             future.result(30)
+
+
+MIRROR_COLUMNS = ("order_id", "customer_id", "status", "amount", "currency", "created_at", "updated_at")
+CDC_MODELS = ("silver_orders_cdc", "app_orders_cdc")
+
+
+class CdcLake:
+    """The lake's half of one test's CDC path: bronze lands the test's change topic through the platform's sensor
+    and job (schema debezium, as BRONZE_TOPICS declares dbserver1.app.orders), then the change-log and mirror
+    models run on it. The one seam: the models' CDC source reads the test's topic instead of dbserver1.app.orders.
+    The mirror is the lake's app.orders_cdc; order ids are new every run, so the test's rows are its own."""
+
+    def __init__(self, cdc: CdcHarness) -> None:
+        self.cdc = cdc
+        self.bronze = BronzeHarness(TopicSpec(cdc.topic, "json", "debezium"), cdc.instance)
+        self.models = load_models()
+        store, postgres = (self.bronze.resources[n].process_config_and_initialize() for n in ("object_store", "postgres"))
+        self.runner = ModelRunner(self.models, store, postgres)
+        source = ("bronze", "dbserver1_app_orders")
+        self.runner.sources[source] = {**self.runner.sources[source], "topic": cdc.topic}
+
+    def catch_up(self) -> dict:
+        """Land what the topic holds in bronze, then run the change log and the mirror; the mirror's run."""
+        self.bronze.drain()
+        return {name: self.runner.run(self.models[name]) for name in CDC_MODELS}
+
+    def source_rows(self) -> set[tuple]:
+        """The application's table now (every column, as the mirror types them)."""
+        with self.cdc.admin() as conn:
+            return set(conn.execute(f"SELECT {', '.join(MIRROR_COLUMNS)} FROM app.orders").fetchall())
+
+    def mirror_rows(self, keys: set[str]) -> set[tuple]:
+        """The mirror's rows of these order ids."""
+        with self.runner.postgres.connect() as conn:
+            return set(conn.execute(f"SELECT {', '.join(MIRROR_COLUMNS)} FROM app.orders_cdc WHERE order_id = ANY(%s)",
+                                    [list(keys)]).fetchall())
+
+    def difference(self) -> set[tuple]:
+        """A full outer join of source and mirror, on every column, over the ids the test's topic carried: the
+        rows found on one side only (nothing, when the mirror equals the source)."""
+        keys = {change.order_id for change in self.cdc.read_topic()}
+        return self.source_rows() ^ self.mirror_rows(keys)
+
+    def read_position(self) -> int:
+        """How far the mirror model has read the change log (a registry id)."""
+        with self.runner.postgres.connect() as conn:
+            return lake_objects.last_read(conn, "app_orders_cdc", "silver/orders_cdc")
+
+    def rewind(self, position: int) -> None:
+        """Make the mirror model read the change log again from `position` (as a re-executed run would)."""
+        with self.runner.postgres.connect() as conn:
+            conn.execute("UPDATE lakehouse_state.model_inputs SET last_id = %s "
+                         "WHERE model = 'app_orders_cdc' AND dataset = 'silver/orders_cdc'", [position])
+
+    def apply_one_batch(self):
+        """Run the mirror model on the next change-log object only."""
+        runner = ModelRunner(self.models, self.runner.store, self.runner.postgres,
+                             ModelSettings(max_objects_per_batch=1, max_batches_per_run=1))
+        return runner.run(self.models["app_orders_cdc"])
+
+    def mirror_state(self, keys: set[str]) -> set[tuple]:
+        """The mirror's rows of these ids with where each came from and when it was applied (and their deletes)."""
+        with self.runner.postgres.connect() as conn:
+            rows = conn.execute("SELECT *, 'row' FROM app.orders_cdc WHERE order_id = ANY(%s)", [list(keys)]).fetchall()
+            gone = conn.execute("SELECT *, 'deleted' FROM app.orders_cdc_deletes WHERE order_id = ANY(%s)",
+                                [list(keys)]).fetchall()
+        return set(rows) | set(gone)
+
+    def change_log(self, keys: set[str]) -> list[tuple]:
+        """(change_id, after as JSON text) of these ids in silver/orders_cdc, duplicates kept."""
+        store = self.runner.store
+        con = lake_duckdb.connect(store)
+        try:
+            return con.execute(f"SELECT change_id, after FROM read_parquet('{store.uri('silver/orders_cdc')}/**/*.parquet',"
+                               " hive_partitioning=false) WHERE order_id IN (SELECT unnest(?))", [list(keys)]).fetchall()
+        finally:
+            con.close()
+
+    def wait_equal(self, timeout: float = 90.0) -> list:
+        """Catch up until the mirror equals the source (fails with the difference); the mirror's runs."""
+        deadline, runs = time.monotonic() + timeout, []
+        while True:
+            runs.append(self.catch_up()["app_orders_cdc"])
+            diff = self.difference()
+            if not diff or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert not diff, f"{len(diff)} rows differ between app.orders and the mirror: {sorted(diff)[:6]}"
+        return [run for run in runs if run is not None]
