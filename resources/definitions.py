@@ -52,7 +52,13 @@ def platform_resources() -> dict[str, object]:
             max_future_seconds=float(setting("WINDOW_MAX_FUTURE_SECONDS")),
         ),
         "flink": FlinkResource(
-            rest_url=setting("FLINK_REST_URL"), sql_gateway_url=setting("FLINK_SQL_GATEWAY_URL")
+            rest_url=setting("FLINK_REST_URL"),
+            sql_gateway_url=setting("FLINK_SQL_GATEWAY_URL"),
+            topic=setting("FLINK_TOPIC"),
+            checkpoint_interval=setting("FLINK_CHECKPOINT_INTERVAL"),
+            parallelism=int(setting("FLINK_PARALLELISM")),
+            udf_jar=setting("FLINK_UDF_JAR"),
+            max_message_bytes=int(setting("BRONZE_MAX_MESSAGE_BYTES")),
         ),
         "superset": SupersetResource(
             url=setting("SUPERSET_URL"),
@@ -99,9 +105,10 @@ class LoadSettings:
     bronze_topics: str
     bronze_sensor_interval_s: int
     models_cron: str
+    flink_topic: str  # the Kafka topic the Flink assets are drawn downstream of (a run may read another)
 
 
 def load_settings() -> LoadSettings:
     """The load-time settings, from the environment (defaults in .env.example)."""
     return LoadSettings(setting("BRONZE_TOPICS"), int(setting("BRONZE_SENSOR_INTERVAL_SECONDS")),
-                        setting("MODELS_SCHEDULE_CRON"))
+                        setting("MODELS_SCHEDULE_CRON"), setting("FLINK_TOPIC"))

@@ -13,6 +13,7 @@ import requests
 from dagster import ConfigurableResource
 
 from resources.redact import redact
+from resources.settings import DEFAULTS
 
 
 class FlinkError(RuntimeError):
@@ -73,11 +74,17 @@ class StatementResult:
 
 
 class FlinkResource(ConfigurableResource):
-    """Where the JobManager REST API (FLINK_REST_URL) and the SQL Gateway (FLINK_SQL_GATEWAY_URL) answer."""
+    """Where the JobManager REST API (FLINK_REST_URL) and the SQL Gateway (FLINK_SQL_GATEWAY_URL) answer, and what
+    a pipeline run uses unless its run config says otherwise (shown on the resource's page in the UI)."""
 
     rest_url: str
     sql_gateway_url: str
     timeout: float = 10.0
+    topic: str = DEFAULTS["FLINK_TOPIC"]  # FLINK_TOPIC
+    checkpoint_interval: str = DEFAULTS["FLINK_CHECKPOINT_INTERVAL"]  # FLINK_CHECKPOINT_INTERVAL
+    parallelism: int = int(DEFAULTS["FLINK_PARALLELISM"])  # FLINK_PARALLELISM
+    udf_jar: str = DEFAULTS["FLINK_UDF_JAR"]  # FLINK_UDF_JAR; empty: the SQL functions are on Flink's classpath
+    max_message_bytes: int = int(DEFAULTS["BRONZE_MAX_MESSAGE_BYTES"])  # larger records quarantined, as in bronze
 
     def _call(self, method: str, url: str, **kwargs: object) -> dict:
         try:

@@ -13,9 +13,8 @@ from dagster import DagsterInstance, Definitions, build_sensor_context
 
 from assets.bronze.topics import TopicSpec
 from assets.bronze.transform import KafkaRecord, Outcome, transform
-from assets.flink.assets import flink_assets
-from assets.flink.pipelines import KAFKA_TO_MINIO, Pipeline
-from orchestration.flink import flink_jobs_sensor, flink_resume_from_savepoint, flink_stop_with_savepoint, submit_job
+from assets.flink import KAFKA_TO_MINIO, Pipeline
+from orchestration.flink import SUBMIT_JOBS, flink_definitions, flink_jobs_sensor
 from resources.definitions import platform_resources
 from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource
@@ -53,16 +52,15 @@ def category(reason: str | None) -> str | None:
 
 
 def committed_objects(store: ObjectStoreResource, prefix: str) -> Iterator[bytes]:
-    """The bodies of the files a Flink file sink committed under `prefix` (in-progress and marker files,
-    named `.…` or `_…`, left out)."""
+    """The bodies of the files a Flink file sink (or a Spark write) committed under `prefix`: in-progress, marker
+    and staging files or folders, named `.…` or `_…` (`_SUCCESS`, Spark's `_temporary/`), left out."""
     s3 = store.client()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
-            if not obj["Key"].rsplit("/", 1)[-1].startswith((".", "_")):
+            if not any(part.startswith((".", "_")) for part in obj["Key"][len(prefix):].split("/")):
                 yield s3.get_object(Bucket=store.bucket, Key=obj["Key"])["Body"].read()
 
 
-SUBMIT_JOBS = {"kafka_to_minio": "flink_kafka_to_minio", "orders_per_minute": "flink_orders_per_minute"}
 
 
 @dataclass
@@ -76,13 +74,7 @@ class FlinkHarness:
 
     def __post_init__(self) -> None:
         self.resources = {**platform_resources(), "object_store": self.store, "postgres": self.postgres}
-        bronze_flink, orders_per_minute_flink = flink_assets()
-        self.defs = Definitions(
-            assets=[bronze_flink, orders_per_minute_flink],
-            jobs=[submit_job(bronze_flink, "flink_kafka_to_minio", ""),
-                  submit_job(orders_per_minute_flink, "flink_orders_per_minute", ""),
-                  flink_stop_with_savepoint, flink_resume_from_savepoint],
-            sensors=[flink_jobs_sensor], resources=self.resources)
+        self.defs = Definitions.merge(flink_definitions(), Definitions(resources=self.resources))
         self.flink = self.resources["flink"]
 
     def config(self, pipeline: Pipeline = KAFKA_TO_MINIO, **overrides: object) -> dict:
@@ -100,7 +92,7 @@ class FlinkHarness:
                                           instance=self.instance, raise_on_error=raise_on_error)
 
     def submit(self, pipeline: Pipeline = KAFKA_TO_MINIO, **overrides: object):
-        return self.run(SUBMIT_JOBS[pipeline.name], self.config(pipeline, **overrides))
+        return self.run(SUBMIT_JOBS[pipeline][0], self.config(pipeline, **overrides))
 
     def tick(self):
         """Evaluate the watching sensor once."""

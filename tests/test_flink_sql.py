@@ -5,10 +5,13 @@ import pytest
 
 from assets.flink.pipelines import KAFKA_TO_MINIO, ORDERS_PER_MINUTE, FlinkPipelineConfig, sql_values
 from assets.flink.sql import FlinkSqlError, render, split_statements
+from resources.flink import FlinkResource
+
+FLINK = FlinkResource(rest_url="http://flink:8081", sql_gateway_url="http://flink:8083")  # the documented defaults
 
 
-def _values(topic: str = "orders", **overrides: object) -> dict:
-    values = sql_values(KAFKA_TO_MINIO, FlinkPipelineConfig(topic=topic), "127.0.0.1:9092", "lakehouse",
+def _values(topic: str = "orders", flink: FlinkResource = FLINK, **overrides: object) -> dict:
+    values = sql_values(KAFKA_TO_MINIO, FlinkPipelineConfig(topic=topic), flink, "127.0.0.1:9092", "lakehouse",
                         "postgresql://u:p@127.0.0.1:5432/db")
     return {**values, **overrides}
 
@@ -17,8 +20,7 @@ FUNCTIONS = ["lakehouse_order", "lakehouse_order_validity", "lakehouse_payload_r
              "lakehouse_base64"]
 
 
-def test_kafka_to_minio_renders_functions_a_source_two_sinks_and_one_statement_set(monkeypatch):
-    monkeypatch.delenv("FLINK_UDF_JAR", raising=False)
+def test_kafka_to_minio_renders_functions_a_source_two_sinks_and_one_statement_set():
     rendered = render("kafka_to_minio", _values())
     functions, statements = rendered[:len(FUNCTIONS)], rendered[len(FUNCTIONS):]
     assert [f.split("\n")[0] for f in functions] == [f"CREATE TEMPORARY SYSTEM FUNCTION {f}" for f in FUNCTIONS]
@@ -33,9 +35,9 @@ def test_kafka_to_minio_renders_functions_a_source_two_sinks_and_one_statement_s
     assert "JSON_VALUE" not in "".join(statements), "each payload is parsed once, by lakehouse_order"
 
 
-def test_the_functions_load_from_flink_udf_jar_when_it_is_set(monkeypatch):
-    monkeypatch.setenv("FLINK_UDF_JAR", "s3://jars/lakehouse-flink-udf.jar")
-    functions = render("kafka_to_minio", _values())[:len(FUNCTIONS)]
+def test_the_functions_load_from_flink_udf_jar_when_it_is_set():
+    flink = FLINK.model_copy(update={"udf_jar": "s3://jars/lakehouse-flink-udf.jar"})  # FLINK_UDF_JAR
+    functions = render("kafka_to_minio", _values(flink=flink))[:len(FUNCTIONS)]
     assert all(f.endswith("LANGUAGE JAVA USING JAR 's3://jars/lakehouse-flink-udf.jar'") for f in functions)
 
 
@@ -54,12 +56,13 @@ def test_a_missing_setting_fails_before_submission_and_is_named():
 
 def test_the_aggregate_needs_a_topic_with_the_orders_schema():
     with pytest.raises(ValueError, match="topic 'lab-events' has schema None"):
-        sql_values(ORDERS_PER_MINUTE, FlinkPipelineConfig(topic="lab-events"), "k:9092", "b", "postgresql://u:p@h/db")
+        sql_values(ORDERS_PER_MINUTE, FlinkPipelineConfig(topic="lab-events"), FLINK, "k:9092", "b",
+                   "postgresql://u:p@h/db")
 
 
 def test_the_aggregate_gets_the_jdbc_url_from_pg_url_and_never_the_password():
     pg_url = "postgresql://de%20user:s3cr%40t-pw@db.example:6543/de_db"
-    values = sql_values(ORDERS_PER_MINUTE, FlinkPipelineConfig(topic="orders"), "k:9092", "b", pg_url)
+    values = sql_values(ORDERS_PER_MINUTE, FlinkPipelineConfig(topic="orders"), FLINK, "k:9092", "b", pg_url)
     assert values["jdbc_url"] == "jdbc:postgresql://db.example:6543/de_db?user=de%20user"
     sql = "\n".join(render("orders_per_minute", values))
     assert "'url' = 'jdbc:postgresql://db.example:6543/de_db?user=de%20user'" in sql

@@ -7,12 +7,12 @@ from assets.bronze.topics import TopicSpec
 from assets.flink.control import PipelineClients, Submission, submit
 from assets.flink.figures import job_figures
 from assets.flink.pipelines import KAFKA_TO_MINIO, ORDERS_PER_MINUTE, FlinkPipelineConfig, Pipeline
+from resources.definitions import load_settings
 from resources.flink import FlinkResource
 from resources.kafka import KafkaResource
 from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource
 from resources.redact import redact
-from resources.settings import setting
 
 DESCRIPTIONS = {
     KAFKA_TO_MINIO: "Flink SQL job dbt_like_sql/flink/kafka_to_minio.sql: "
@@ -44,7 +44,7 @@ def submission_metadata(flink: FlinkResource, done: Submission, secrets: list[st
 
 def build_flink_asset(pipeline: Pipeline) -> AssetsDefinition:
     """The asset whose materialization runs `pipeline` as a Flink job."""
-    upstream = AssetKey(["kafka", TopicSpec(setting("FLINK_TOPIC")).name])
+    upstream = AssetKey(["kafka", TopicSpec(load_settings().flink_topic).name])
 
     @asset(key=pipeline.asset_key, deps=[upstream], group_name="flink", kinds={"flink", "kafka"},
            description=DESCRIPTIONS[pipeline])

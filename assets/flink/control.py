@@ -41,7 +41,7 @@ class PipelineClients:
 
 
 def _statements(pipeline: Pipeline, config: FlinkPipelineConfig, clients: PipelineClients) -> list[str]:
-    return render(pipeline.name, sql_values(pipeline, config, clients.bootstrap_servers,
+    return render(pipeline.name, sql_values(pipeline, config, clients.flink, clients.bootstrap_servers,
                                             clients.object_store.bucket, clients.postgres.url))
 
 
@@ -62,6 +62,7 @@ def wait_until_running(flink: FlinkResource, job_id: str, timeout: float) -> Non
 def submit(pipeline: Pipeline, config: FlinkPipelineConfig, clients: PipelineClients, log: Log,
            savepoint_path: str | None = None) -> Submission:
     """Start the pipeline's job (from `savepoint_path` when given) unless a job of its name is active."""
+    config = config.resolved(clients.flink)
     job_name = config.job_name_for(pipeline)
     statements = _statements(pipeline, config, clients)  # fails on a missing setting before Flink is asked
     active = clients.flink.active_jobs(job_name)
@@ -91,6 +92,7 @@ def submit(pipeline: Pipeline, config: FlinkPipelineConfig, clients: PipelineCli
 def stop_with_savepoint(pipeline: Pipeline, config: FlinkPipelineConfig, clients: PipelineClients,
                         log: Log) -> tuple[str, str]:
     """Stop the pipeline's running job with a savepoint; return (job id, savepoint path)."""
+    config = config.resolved(clients.flink)
     job_name = config.job_name_for(pipeline)
     active = [job for job in clients.flink.active_jobs(job_name) if job["state"] == "RUNNING"]
     if not active:
@@ -108,6 +110,7 @@ def stop_with_savepoint(pipeline: Pipeline, config: FlinkPipelineConfig, clients
 
 def resume(pipeline: Pipeline, config: FlinkPipelineConfig, clients: PipelineClients, log: Log) -> Submission:
     """Start the pipeline again from the savepoint its last stop left."""
+    config = config.resolved(clients.flink)
     job_name = config.job_name_for(pipeline)
     row = state.expected(clients.postgres, job_name)
     if row is None or not row.savepoint_path:

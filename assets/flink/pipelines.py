@@ -13,7 +13,7 @@ from dagster import AssetKey, Config
 
 from assets.bronze.schemas import EARLIEST, LATEST, SCHEMAS, TIMESTAMP_GRAMMAR
 from assets.bronze.topics import TopicSpec, configured_topics
-from resources.settings import setting
+from resources.flink import FlinkResource
 
 
 @dataclass(frozen=True)
@@ -32,17 +32,26 @@ JDBC_TABLE = "app.orders_per_minute_flink"
 
 
 class FlinkPipelineConfig(Config):
-    """What a Flink pipeline reads, how it is run, and under which name (defaults from the environment)."""
+    """What a Flink pipeline reads, how it is run, and under which name. Empty fields take the `flink` resource's
+    values (FLINK_TOPIC, FLINK_CHECKPOINT_INTERVAL, FLINK_PARALLELISM): see `resolved`."""
 
-    topic: str = setting("FLINK_TOPIC")
+    topic: str = ""
     job_name: str = ""  # default: lakehouse-<pipeline>-<topic>
-    checkpoint_interval: str = setting("FLINK_CHECKPOINT_INTERVAL")
-    parallelism: int = int(setting("FLINK_PARALLELISM"))
+    checkpoint_interval: str = ""
+    parallelism: int = 0
     watermark_delay_seconds: int = 5
     wait_seconds: float = 180.0  # for RUNNING and a first completed checkpoint
 
+    def resolved(self, flink: FlinkResource) -> FlinkPipelineConfig:
+        """This config with its empty fields taken from the resource: what a run actually uses."""
+        return self.model_copy(update={"topic": self.topic or flink.topic,
+                                       "checkpoint_interval": self.checkpoint_interval or flink.checkpoint_interval,
+                                       "parallelism": self.parallelism or flink.parallelism})
+
     def job_name_for(self, pipeline: Pipeline) -> str:
         """The Flink job name: the identity that makes a second submission report the running job."""
+        if not self.topic:
+            raise ValueError("resolve the pipeline config against the flink resource first (config.resolved)")
         return self.job_name or f"lakehouse-{pipeline.name}-{self.topic}"
 
 
@@ -118,9 +127,10 @@ def schema_checks(name: str) -> str:
                        "earliest_us": _epoch_micros(EARLIEST), "latest_us": _epoch_micros(LATEST)})
 
 
-def sql_values(pipeline: Pipeline, config: FlinkPipelineConfig, bootstrap_servers: str, bucket: str,
-               pg_url: str) -> dict[str, object]:
+def sql_values(pipeline: Pipeline, config: FlinkPipelineConfig, flink: FlinkResource, bootstrap_servers: str,
+               bucket: str, pg_url: str) -> dict[str, object]:
     """Everything dbt_like_sql/flink/<pipeline>.sql is rendered with."""
+    config = config.resolved(flink)
     spec = topic_spec(config.topic)
     if pipeline.needs_schema and spec.schema != pipeline.needs_schema:
         raise ValueError(
@@ -138,9 +148,9 @@ def sql_values(pipeline: Pipeline, config: FlinkPipelineConfig, bootstrap_server
         "watermark_delay_seconds": config.watermark_delay_seconds,
         "sink_path": f"s3://{bucket}/bronze/flink/{safe_topic}/",
         "quarantine_path": f"s3://{bucket}/bronze/flink_quarantine/{safe_topic}/",
-        "max_message_bytes": int(setting("BRONZE_MAX_MESSAGE_BYTES")),
+        "max_message_bytes": flink.max_message_bytes,
         "rollover_interval": config.checkpoint_interval,  # a file is closed after one interval, committed by the next
-        "udf_jar": setting("FLINK_UDF_JAR"),
+        "udf_jar": flink.udf_jar,
     }
     if spec.schema:
         values["schema_checks"] = schema_checks(spec.schema)
