@@ -133,7 +133,7 @@ def cdc_definitions() -> Definitions:
         jobs=[cdc_register_connector, cdc_restart_connector, cdc_pause_connector, cdc_resume_connector,
               cdc_remove_connector],
         sensors=[cdc_connectors_sensor,
-                 # Registers the connector the first time the code location sees the asset (on_missing).
+                 # Registers the connector while the asset was never materialized (assets/cdc/assets.py).
                  AutomationConditionSensorDefinition("cdc_automation_sensor",
                                                      target=AssetSelection.assets(shop_orders_connector),
                                                      default_status=DefaultSensorStatus.RUNNING)],

@@ -16,13 +16,16 @@ from collections import Counter, defaultdict
 
 import pytest
 from confluent_kafka import Producer
+from dagster import DagsterInstance, Definitions, evaluate_automation_conditions
 from psycopg import sql
 
+from assets.cdc.assets import shop_orders_connector
 from assets.cdc.connector import CdcConnectorConfig, connector_config
 from assets.cdc.control import wait_for
 from infra.stack import proc, stack
 from infra.stack.config import REPO_ROOT
 from resources.cdc_source import CdcSourceResource
+from resources.kafka_connect import KafkaConnectResource
 from tests.support.cdc import ASSET_OP, CdcHarness, CdcLake, Change
 
 pytestmark = pytest.mark.connect
@@ -106,6 +109,14 @@ def test_the_connector_config_is_the_documented_one():
     assert config["decimal.handling.mode"] == "string" and config["value.converter.schemas.enable"] == "false"
     with pytest.raises(ValueError, match="config-provider reference"):
         connector_config(CdcConnectorConfig(password_reference="cdc_pass"), source)
+
+
+def test_the_automation_sensor_registers_a_connector_never_registered_once():
+    source = CdcSourceResource(host="db", port=5432, dbname="shop", user="cdc_user", password="unused")
+    defs = Definitions(assets=[shop_orders_connector],
+                       resources={"cdc_source": source, "kafka_connect": KafkaConnectResource(url="http://unused")})
+    first = evaluate_automation_conditions(defs=defs, instance=DagsterInstance.ephemeral())
+    assert first.total_requested == 1  # missing from the start: requested on the first tick (on_missing() never did)
 
 
 def test_the_server_decodes_logically_and_the_cdc_role_reads_only_the_application_database(cdc):

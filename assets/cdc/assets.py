@@ -21,8 +21,15 @@ from resources.kafka_connect import KafkaConnectError, KafkaConnectResource
 from resources.settings import setting
 
 
+# Registered once by cdc_automation_sensor while never materialized (not while a run is in flight, not again after a
+# failed one: that is for the sensor's red and a human). on_missing() would not do: it only fires for what goes
+# missing after the condition was first evaluated, never for an asset missing from the start.
+REGISTER_ONCE = (AutomationCondition.missing() & ~AutomationCondition.in_progress()
+                 & ~AutomationCondition.execution_failed()).with_label("never registered, not running, not failed")
+
+
 @asset(key=ASSET_KEY, group_name="cdc", kinds={"kafka", "postgres"},
-       automation_condition=AutomationCondition.on_missing(),
+       automation_condition=REGISTER_ONCE,
        description="Debezium PostgreSQL connector on Kafka Connect: the application database's app.orders → "
                    "topic dbserver1.app.orders (c/u/d/r change events, JSON without schemas). Materializing "
                    "registers it idempotently (PUT /connectors/<name>/config), restarts failed parts and waits "
