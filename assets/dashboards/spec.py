@@ -22,6 +22,8 @@ DATASETS: dict[str, str] = {
     "late_events": "app_orders_per_minute",  # the events too late for a window are its by-product
     "orders_cdc": "app_orders_cdc",  # the application's rows, mirrored through CDC (docs/cdc.md)
     "orders_cdc_lag": "app_orders_cdc_lag",
+    # A view (migration 0009) over the three engines' windows; the DuckDB model fills the first of them.
+    "orders_per_minute_engines": "app_orders_per_minute",
 }
 
 
@@ -35,6 +37,8 @@ REVENUE = total("revenue", "revenue")
 ORDER_COUNT = {"expressionType": "SQL", "sqlExpression": "COUNT(*)", "label": "orders"}
 ORDER_REVENUE = total("amount", "revenue")
 MIRROR_LAG_P95 = total("lag_p95_s", "lag p95 (s)", "MAX")
+# One measure, three engines (docs/engines.md): the same scale, one series each.
+ENGINE_ORDERS = (total("duckdb", "DuckDB"), total("flink", "Flink"), total("spark", "Spark"))
 
 # The generator's amounts come in VND, USD and EUR and the models sum them as they are: there is no one currency to
 # name, so the unit says what the number is.
@@ -150,6 +154,9 @@ CHARTS: tuple[Chart, ...] = (
           metrics=(ORDER_COUNT,), groupby=("status",), orderby=((ORDER_COUNT, False),),
           options={"show_labels": True, "label_type": "key_value", "show_legend": True, "sort_by_metric": True,
                    "number_format": ",d"}),
+    Chart("Orders per minute: DuckDB, Flink, Spark", "orders_per_minute_engines", "echarts_timeseries_line", row=4,
+          width=12, height=40, metrics=ENGINE_ORDERS, x_axis="window_start", time_column="window_start",
+          time_range=LAST_HOUR, options={**per_minute("orders / min", "event time", ",d"), "show_legend": True}),
     Chart("Mirror replication lag p95, last 5 minutes", "orders_cdc_lag", "big_number_total", row=3, width=4,
           height=45, metrics=(MIRROR_LAG_P95,),
           options={"subtitle": "seconds from the application's commit to app.orders_cdc",
