@@ -46,7 +46,8 @@ class CommittedLines:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.store.bucket, Prefix=self.prefix):
             for obj in page.get("Contents", []):
                 key = obj["Key"]
-                if key not in self.counted and not key.rsplit("/", 1)[-1].startswith((".", "_")):
+                hidden = any(part.startswith((".", "_")) for part in key[len(self.prefix):].split("/"))
+                if key not in self.counted and not hidden:  # markers, in-progress files, Spark's _temporary/
                     body = s3.get_object(Bucket=self.store.bucket, Key=key)["Body"].read()
                     self.counted[key] = body.count(b"\n")
         return sum(self.counted.values())

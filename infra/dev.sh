@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f .env ]; then set -a; . ./.env; set +a; fi
 bash infra/setup.sh
-.venv/bin/lakehouse up --with flink,superset,connect "$@"
+.venv/bin/lakehouse up --with flink,superset,connect,spark "$@"
 
 export DAGSTER_HOME="${DAGSTER_HOME:-$(pwd)/.lakehouse/dagster}"
 pg_url="${PG_URL:-postgresql://de_user:de_pass@127.0.0.1:5432/de_db}"
@@ -63,4 +63,5 @@ echo "Each bronze run also updates silver and the app.* tables; lake_models_sche
 echo "dashboard ${SUPERSET_URL:-http://127.0.0.1:8088}/superset/dashboard/orders-realtime/ (refreshes every 30 s)."
 echo "Failed runs: sensor run_failure_alerts (and ALERT_WEBHOOK_URL); stale data: the 'fresh' checks (docs/operations.md)."
 echo "Flink SQL: launch the jobs flink_kafka_to_minio / flink_orders_per_minute from the UI; Flink UI ${FLINK_REST_URL:-http://127.0.0.1:8081}."
+echo "Spark Structured Streaming: launch spark_kafka_to_minio / spark_orders_per_minute from the UI (spark_stop, spark_resume); drivers log to $logs/spark-*.log."
 .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p "${DAGSTER_PORT:-3000}"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 if [ -f .env ]; then set -a; . ./.env; set +a; fi
 bash infra/setup.sh
 if [ "${CI:-}" = "true" ]; then trap '.venv/bin/lakehouse down >&2 || true' EXIT; fi
-if ! .venv/bin/lakehouse up --with flink,superset,connect; then
+if ! .venv/bin/lakehouse up --with flink,superset,connect,spark; then
   echo "test.sh: the stack did not come up — the service named above failed; its log tail is printed above" >&2
   exit 1
 fi
