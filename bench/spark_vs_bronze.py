@@ -21,17 +21,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assets.spark import KAFKA_TO_MINIO, SparkPipelineConfig, stop  # noqa: E402
-from assets.spark.control import PipelineClients, start  # noqa: E402
-from assets.spark.state import get  # noqa: E402
-from bench.bronze_ingest import make_backlog  # noqa: E402
-from bench.flink_vs_bronze import CommittedLines, bronze_phase  # noqa: E402
-from infra.stack.config import StackConfig  # noqa: E402
-from infra.stack.sandbox import sandbox  # noqa: E402
-from resources.definitions import platform_resources  # noqa: E402
-from resources.postgres import PostgresResource  # noqa: E402
-from resources.settings import setting  # noqa: E402
-from resources.spark import spark_resource  # noqa: E402
+from assets.spark import KAFKA_TO_MINIO, SparkPipelineConfig, stop
+from assets.spark.control import PipelineClients, start
+from assets.spark.state import get
+from bench.bronze_ingest import make_backlog
+from bench.flink_vs_bronze import CommittedLines, bronze_phase
+from infra.stack.config import StackConfig
+from infra.stack.sandbox import sandbox
+from resources.definitions import platform_resources
+from resources.postgres import PostgresResource
+from resources.settings import setting
+from resources.spark import spark_resource
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -47,7 +47,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def jvm_of(pid: int) -> int | None:
     """The driver's JVM: the java child of its Python process."""
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout.split()
     return next((int(c) for c in children if "java" in Path(f"/proc/{c}/comm").read_text()), None)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -48,7 +48,7 @@ def _sink(h: SparkHarness) -> str:
 def test_sink_holds_n_exactly_once_quarantines_the_bad_and_resumes_n_plus_m(harness):
     """N events and bad ones → exactly N lines (bronze's own) and each bad one quarantined with bronze's reason;
     a second start reports the running driver; stop → M more → resume → N + M, no record twice."""
-    start = datetime.now(timezone.utc) - timedelta(minutes=30)
+    start = datetime.now(UTC) - timedelta(minutes=30)
     first, second = _orders(600, start, seed=11), _orders(400, start + timedelta(minutes=10), seed=12)
     harness.produce(_encode(first) + BAD)
     meta = harness.submit().asset_materializations_for_node("bronze__spark")[0].metadata
@@ -90,7 +90,7 @@ def test_a_failed_query_turns_the_sensor_red_with_sparks_exception(harness):
     tick fails with Spark's exception (Postgres' words)."""
     with harness.postgres.connect() as conn:
         conn.execute("DROP TABLE app.orders_per_minute_spark")
-    harness.produce(_encode(_orders(300, datetime.now(timezone.utc) - timedelta(minutes=10), seed=13)))
+    harness.produce(_encode(_orders(300, datetime.now(UTC) - timedelta(minutes=10), seed=13)))
     harness.submit(ORDERS_PER_MINUTE)
     row = harness.wait_for_status(ORDERS_PER_MINUTE, "failed", WAIT)
     assert "orders_per_minute_spark" in row.error and harness.postgres.url not in row.error

@@ -1,12 +1,23 @@
 """The Spark pipelines as assets: materializing one starts its driver (or finds it running), with Spark's figures."""
 # No `from __future__ import annotations` here: Dagster reads the annotations of asset functions at runtime.
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    MaterializeResult,
+    asset,
+)
 
 from assets.bronze.topics import TopicSpec
 from assets.spark.control import PipelineClients, Started, start
 from assets.spark.figures import progress_figures
-from assets.spark.pipelines import KAFKA_TO_MINIO, ORDERS_PER_MINUTE, Pipeline, SparkPipelineConfig
+from assets.spark.pipelines import (
+    KAFKA_TO_MINIO,
+    ORDERS_PER_MINUTE,
+    Pipeline,
+    SparkPipelineConfig,
+)
 from resources.kafka import KafkaResource
 from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource

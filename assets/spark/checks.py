@@ -5,8 +5,9 @@ Spark record is landed or quarantined exactly as bronze and Flink treat it.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from assets.bronze.topics import TopicSpec
 from assets.bronze.transform import Transform

@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from assets.spark import launcher, state
 from assets.spark.pipelines import Pipeline, SparkPipelineConfig

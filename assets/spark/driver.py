@@ -91,7 +91,7 @@ def run(pipeline: str, job_name: str) -> int:
             spark = session(settings)
             module = importlib.import_module(f"dbt_like_sql.spark.{pipeline}")
             query = module.start(spark, query_of(pipeline, settings, pg_url))
-        except Exception as exc:  # noqa: BLE001 - recorded for the sensor, then the driver exits
+        except Exception as exc:
             state.report(conn, job_name, status="failed", error=redact(f"{type(exc).__name__}: {exc}", secrets))
             raise
         state.report(conn, job_name, status="running", query_id=query.id, run_id=query.runId)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -39,7 +39,7 @@ class QueryRow:
         """Seconds since the driver last wrote its row."""
         if self.heartbeat_at is None:
             return float("inf")
-        return (datetime.now(timezone.utc) - self.heartbeat_at).total_seconds()
+        return (datetime.now(UTC) - self.heartbeat_at).total_seconds()
 
     def alive(self) -> bool:
         """A driver is running this query (or starting it) and wrote its row recently."""

@@ -9,7 +9,7 @@ object store).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
@@ -24,7 +24,7 @@ def start(spark: SparkSession, query: Query) -> StreamingQuery:
     check = query.check_partition
 
     def land(batch: DataFrame, batch_id: int) -> None:
-        processed_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        processed_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         lines = spark.createDataFrame(batch.rdd.mapPartitions(lambda rows: check(processed_at, rows)),
                                       "quarantined boolean, line string").persist()
         try:

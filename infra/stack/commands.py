@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from infra.stack.service import StackError
@@ -31,3 +32,15 @@ def java_binary(service: str) -> Path:
         raise StackError(f"{service}: no Java found; install Java 17 (apt-get install openjdk-17-jre-headless) "
                          "or set JAVA_HOME")
     return java
+
+
+def install_requirements(service: str, venv: Path, requirements: Path) -> None:
+    """Create the virtual environment `venv` (with the launcher's Python) if missing and install `requirements`
+    into it from PyPI: a service's own packages, apart from the platform's .venv."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        run_command(service, [sys.executable, "-m", "venv", "--clear", str(venv)],
+                    f"create the virtual environment {venv}")
+    run_command(service, [str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"], "upgrade pip")
+    run_command(service, [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
+                f"install the packages of {requirements} from PyPI")

@@ -16,10 +16,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 from pathlib import Path
 
-from infra.stack.commands import java_binary, run_command
+from infra.stack.commands import install_requirements, java_binary, run_command
 from infra.stack.config import REPO_ROOT
 from infra.stack.service import ProcessSpec, Service
 from resources.settings import setting
@@ -95,7 +94,7 @@ class Spark(Service):
         stamp = self.dir("downloads") / ".installed"
         if stamp.exists() and stamp.read_text() == self.fingerprint() and self._jars_present():
             return
-        self._install_packages()
+        install_requirements("spark", self.venv(), REQUIREMENTS)
         self._fetch_jars()
         stamp.write_text(self.fingerprint())
 
@@ -103,13 +102,6 @@ class Spark(Service):
         names = [p.name for p in self.jars().glob("*.jar")] if self.jars().is_dir() else []
         return all(any(n.startswith(prefix) for n in names) for prefix in REQUIRED_JARS)
 
-    def _install_packages(self) -> None:
-        venv = self.venv()
-        if not self.python().exists():
-            run([sys.executable, "-m", "venv", "--clear", str(venv)], f"create the virtual environment {venv}")
-        run([str(self.python()), "-m", "pip", "install", "-q", "--upgrade", "pip"], "upgrade pip")
-        run([str(self.python()), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)],
-            f"install the packages of {REQUIREMENTS} from PyPI")
 
     def _fetch_jars(self) -> None:
         downloads = self.dir("downloads")

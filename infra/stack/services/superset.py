@@ -16,13 +16,12 @@ import hashlib
 import hmac
 import os
 import secrets
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
 from psycopg import sql
 
-from infra.stack.commands import run_command
+from infra.stack.commands import install_requirements, run_command
 from infra.stack.config import REPO_ROOT, host_port
 from infra.stack.service import ProcessSpec, Service, http_get
 from infra.stack.services.postgres import Postgres
@@ -83,7 +82,7 @@ class Superset(Service):
         installed = self.dir("downloads") / ".installed"
         fingerprint = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
         if not (installed.exists() and installed.read_text() == fingerprint):
-            self._install_packages()
+            install_requirements("superset", self.venv(), REQUIREMENTS)
             installed.write_text(fingerprint)
 
     def prepare(self) -> None:
@@ -117,13 +116,6 @@ class Superset(Service):
         credentials = f"{quote(login['user'], safe='')}:{quote(login['password'], safe='')}"
         return f"postgresql://{credentials}@{host}:{port}/{METADATA_DB}"
 
-    def _install_packages(self) -> None:
-        venv = self.venv()
-        if not self.python().exists():
-            run([sys.executable, "-m", "venv", "--clear", str(venv)], f"create the virtual environment {venv}")
-        run([str(self.python()), "-m", "pip", "install", "-q", "--upgrade", "pip"], "upgrade pip")
-        run([str(self.python()), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)],
-            f"install the packages of {REQUIREMENTS} from PyPI")
 
     def set_admin(self, user: str, password: str) -> None:
         """Create the admin user `user`, or set its password, through Superset's Python API (set_admin.py): the
