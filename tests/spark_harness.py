@@ -40,9 +40,11 @@ class SparkHarness(FlinkHarness):
     def row(self, pipeline: Pipeline = KAFKA_TO_MINIO) -> QueryRow | None:
         return get(self.postgres.url, self.job_name(pipeline))
 
-    def wait_for_status(self, pipeline: Pipeline, status: str, timeout: float = 120.0) -> QueryRow:
+    def wait_for_status(self, pipeline: Pipeline, status: str, timeout: float = 120.0,
+                        progress: bool = False) -> QueryRow:
+        """The driver's row once it reports `status` (and, with `progress`, a finished micro-batch's figures)."""
         deadline = time.monotonic() + timeout
-        while (row := self.row(pipeline)) is None or row.status != status:
+        while (row := self.row(pipeline)) is None or row.status != status or (progress and not row.progress):
             assert time.monotonic() < deadline, f"{self.job_name(pipeline)} is {row and row.status}, not {status}"
             time.sleep(1)
         return row

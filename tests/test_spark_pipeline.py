@@ -67,6 +67,7 @@ def test_sink_holds_n_exactly_once_quarantines_the_bad_and_resumes_n_plus_m(harn
     assert sorted(category(q["reason"]) for q in quarantined) == sorted(
         category(bronze_outcome(ORDERS_SPEC, bad, max_bytes).reason) for bad in BAD)
 
+    harness.wait_for_status(KAFKA_TO_MINIO, "running", WAIT, progress=True)  # reported after the batch committed
     observed = harness.tick().asset_events
     assert [event.asset_key for event in observed] == [KAFKA_TO_MINIO.asset_key]
     assert observed[0].metadata["input_rows_per_second"].value >= 0 and "batch_id" in observed[0].metadata

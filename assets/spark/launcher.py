@@ -34,7 +34,7 @@ def launch(spark: SparkResource, pipeline: str, job_name: str, settings: dict[st
     env.update({
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(spark.site_packages())]),
         "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
-        "PYTHONUNBUFFERED": "1",
+        "PYTHONUNBUFFERED": "1", "TZ": "UTC",  # PySpark turns timestamps into the local time's naive datetimes
         QUERY_VARIABLE: json.dumps({**settings, "pid_file": str(spark.pid_file(job_name))}),
         **secrets,
     })

@@ -1,12 +1,18 @@
 """The Postgres sink of orders_per_minute: a micro-batch's windows upserted once per batch id."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
 TABLE = "app.orders_per_minute_spark"
 COLUMNS = ("window_start", "window_end", "orders", "revenue", "created", "paid", "shipped", "cancelled")
+
+
+def _utc(value: Any) -> Any:
+    """PySpark hands timestamps over as naive datetimes in the driver's local time, which the launcher sets to UTC."""
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
 
 
 class WindowSink:
@@ -27,6 +33,6 @@ class WindowSink:
                 cur.executemany(
                     f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
                     f" ON CONFLICT (window_start) DO UPDATE SET {updates}, updated_at = now()",
-                    [tuple(row[c] for c in COLUMNS) for row in rows])
+                    [tuple(_utc(row[c]) for c in COLUMNS) for row in rows])
             conn.execute("UPDATE lakehouse_state.spark_queries SET sink_batch_id = %s WHERE job_name = %s",
                          (batch_id, self.job_name))
