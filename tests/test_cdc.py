@@ -265,7 +265,8 @@ def test_a_worker_killed_and_restarted_resumes_from_its_stored_offsets(cdc, cfg)
     with pytest.raises(Exception, match=f"unreachable.*{cdc.connector}.*were running there"):
         cdc.tick()
     second = cdc.write(100, seed=5)  # committed while no worker reads the slot
-    _insert(cdc, "o-written-while-down")
+    down = f"o-written-while-down-{cdc.ident}"  # the lake's mirror is shared: an id of this run only
+    _insert(cdc, down)
 
     stack.start_service(cfg, stack.service(cfg, "connect"))
     wait_for(cdc.connect, cdc.connector, "RUNNING", timeout=120, grace=30)
@@ -274,7 +275,7 @@ def test_a_worker_killed_and_restarted_resumes_from_its_stored_offsets(cdc, cfg)
     records = [c for c in changes if c.value]
     print(f"\nafter kill -9: {len(records) - len({(c.order_id, c.lsn, c.op) for c in records})} change records "
           "re-sent (at least once), none missing")
-    assert "o-written-while-down" in {c.order_id for c in changes}
+    assert down in {c.order_id for c in changes}
     assert not any(c.op == "r" for c in changes), "the restarted worker took a new snapshot instead of resuming"
     assert _mirror(changes) == cdc.rows()
     assert any(e.metadata["connector"].value == cdc.connector for e in cdc.tick().asset_events)
@@ -286,26 +287,27 @@ def test_a_worker_killed_and_restarted_resumes_from_its_stored_offsets(cdc, cfg)
 
 def test_a_column_added_to_the_source_table_appears_in_later_events(cdc):
     cdc.register()
-    _insert(cdc, "o-before-alter")
+    before, after = f"o-before-alter-{cdc.ident}", f"o-after-alter-{cdc.ident}"  # ids of this run only
+    _insert(cdc, before)
     with cdc.admin() as conn:
         conn.execute("ALTER TABLE app.orders ADD COLUMN note text")
-    _insert(cdc, "o-after-alter", note="gift wrap")
+    _insert(cdc, after, note="gift wrap")
     with cdc.admin() as conn:
-        conn.execute("UPDATE app.orders SET note = 'leave at the door' WHERE order_id = 'o-before-alter'")
+        conn.execute("UPDATE app.orders SET note = 'leave at the door' WHERE order_id = %s", [before])
     first, second, third = cdc.changes(3)
     assert "note" not in first.value["after"]
-    assert (second.order_id, second.value["after"]["note"]) == ("o-after-alter", "gift wrap")
+    assert (second.order_id, second.value["after"]["note"]) == (after, "gift wrap")
     assert third.op == "u" and third.value["before"]["note"] is None
     assert third.value["after"]["note"] == "leave at the door"
     assert cdc.connect.status(cdc.connector)["tasks"][0]["state"] == "RUNNING"
     lake = CdcLake(cdc)  # kept in bronze and in the change log; the mirror still equals the source
     lake.wait_equal()
     [landed] = [line for lines in lake.bronze.objects("stream").values() for line in lines
-                if line.get("op") == "c" and line["after"]["order_id"] == "o-after-alter"]
+                if line.get("op") == "c" and line["after"]["order_id"] == after]
     assert landed["after"]["note"] == "gift wrap"
-    log = dict(lake.change_log({"o-before-alter", "o-after-alter"}))
+    log = dict(lake.change_log({before, after}))
     notes = {change_id.split(":")[0]: json.loads(after).get("note") for change_id, after in log.items()}
-    assert len(log) == 3 and notes["o-after-alter"] == "gift wrap"
+    assert len(log) == 3 and notes[after] == "gift wrap"
     assert "leave at the door" in {json.loads(after).get("note") for after in log.values()}
 
 
