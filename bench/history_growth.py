@@ -14,18 +14,21 @@ daemon), so the figures show what history costs, not launch overheads.
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
-from concurrent.futures import ThreadPoolExecutor
 import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from confluent_kafka.admin import NewTopic  # noqa: E402
-from dagster import AssetMaterialization, DagsterInstance, DagsterRunStatus, materialize  # noqa: E402
+from dagster import AssetKey, AssetMaterialization, DagsterInstance, DagsterRunStatus, materialize  # noqa: E402
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData  # noqa: E402
+from dagster._core.events.log import EventLogEntry  # noqa: E402
 from dagster._core.storage.dagster_run import DagsterRun  # noqa: E402
 
 from assets.bronze.topics import TopicSpec  # noqa: E402
@@ -81,29 +84,57 @@ def land_and_model(harness: BronzeHarness, box, resources: dict, batch: int, see
     return tick, time.perf_counter() - t0
 
 
+def _bulk_runs(instance: DagsterInstance, runs: list[DagsterRun], created: list[datetime]) -> None:
+    """Insert finished runs (and their tags) as Dagster's run storage does, a thousand rows per statement."""
+    from dagster._core.storage.runs.schema import RunsTable, RunTagsTable
+
+    storage = instance.run_storage
+    for start in range(0, len(runs), 1000):
+        chunk = list(zip(runs[start:start + 1000], created[start:start + 1000], strict=True))
+        with storage.connect() as conn:
+            conn.execute(RunsTable.insert(), [storage._get_run_insertion_values(run, at) for run, at in chunk])
+            conn.execute(RunTagsTable.insert(), [{"run_id": run.run_id, "key": k, "value": v}
+                                                 for run, _ in chunk for k, v in run.tags_for_storage().items()])
+
+
+def _bulk_materializations(instance: DagsterInstance, events: list[tuple[DagsterRun, AssetKey, dict, float]]) -> None:
+    """Store each run's materializations through the event log's batch write (the path Dagster itself batches)."""
+    entries = [EventLogEntry(error_info=None, level=logging.INFO, user_message="", run_id=run.run_id, timestamp=at,
+                             step_key=key.to_python_identifier(), job_name=run.job_name,
+                             dagster_event=DagsterEvent(DagsterEventType.ASSET_MATERIALIZATION.value, run.job_name,
+                                                        event_specific_data=StepMaterializationData(
+                                                            AssetMaterialization(key, metadata=metadata))))
+               for run, key, metadata, at in events]
+    for start in range(0, len(entries), 500):
+        by_key: dict[AssetKey, list[EventLogEntry]] = {}
+        for entry in entries[start:start + 500]:
+            by_key.setdefault(entry.dagster_event.asset_key, []).append(entry)
+        for batch in by_key.values():  # the asset's latest event is the batch's last one
+            instance.event_log_storage.store_event_batch(batch)
+
+
 def make_history(harness: BronzeHarness, box, bronze_runs: int, models_runs: int) -> float:
-    """Finished runs with their materializations, and registered objects the models already read."""
+    """Finished runs with their materializations, spread over the day before, and registered objects the models
+    already read: what a day of the dev generator's micro-batches leaves behind."""
     t0 = time.perf_counter()
     instance, topic_id = harness.instance, harness.topic_id
     op = harness.asset.op.name
-
-    def bronze_run(i: int) -> None:
-        run = instance.add_run(DagsterRun(
-            job_name=harness.job.name, run_id=str(uuid.uuid4()), status=DagsterRunStatus.SUCCESS,
-            run_config={"ops": {op: {"config": {"topic_id": topic_id, "ranges": {"0": [i * 10, i * 10 + 10]}}}}},
-            tags={"kafka/topic": harness.spec.topic, "kafka/topic_id": topic_id}))
-        instance.report_runless_asset_event(AssetMaterialization(harness.asset.key, metadata={
-            "records_landed": 10, "records_quarantined": 0, "bytes_read": 2500, "run": run.run_id}))
-
-    def models_run(_: int) -> None:
-        instance.add_run(DagsterRun(job_name="lake_models", run_id=str(uuid.uuid4()), status=DagsterRunStatus.SUCCESS))
-        for asset in model_assets_defs:  # each models run materializes every model
-            instance.report_runless_asset_event(AssetMaterialization(asset.key, metadata={"rows_written": 10}))
-
-    model_assets_defs = model_assets()
-    with ThreadPoolExecutor(4) as pool:  # round trips to Postgres, not CPU: a few at a time
-        list(pool.map(bronze_run, range(bronze_runs)))
-        list(pool.map(models_run, range(models_runs)))
+    now = datetime.now(timezone.utc)
+    total = bronze_runs + models_runs
+    created = [now - timedelta(days=1) + timedelta(days=1) * i / total for i in range(total)]
+    bronze = [DagsterRun(job_name=harness.job.name, run_id=str(uuid.uuid4()), status=DagsterRunStatus.SUCCESS,
+                         run_config={"ops": {op: {"config": {"topic_id": topic_id,
+                                                              "ranges": {"0": [i * 10, i * 10 + 10]}}}}},
+                         tags={"kafka/topic": harness.spec.topic, "kafka/topic_id": topic_id})
+              for i in range(bronze_runs)]
+    models = [DagsterRun(job_name="lake_models", run_id=str(uuid.uuid4()), status=DagsterRunStatus.SUCCESS)
+              for _ in range(models_runs)]
+    _bulk_runs(instance, bronze + models, created)
+    events = [(run, harness.asset.key, {"records_landed": 10, "records_quarantined": 0, "bytes_read": 2500},
+               at.timestamp()) for run, at in zip(bronze, created, strict=False)]
+    events += [(run, asset.key, {"rows_written": 10}, at.timestamp())  # each models run materializes every model
+               for run, at in zip(models, created[bronze_runs:], strict=True) for asset in model_assets()]
+    _bulk_materializations(instance, events)
     _, postgres = box
     with postgres.connect() as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO lakehouse_state.lake_objects (dataset, key, records, bytes) SELECT 'bronze/orders', "

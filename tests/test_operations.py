@@ -21,6 +21,7 @@ from dagster import DagsterEventType
 from infra.stack import stack
 from infra.stack.config import REPO_ROOT
 from infra.stack.sandbox import sandbox
+from orchestration.run_launcher import process_started_at
 from tests.support.dagster_dev import (
     MARKER,
     DagsterApi,
@@ -65,6 +66,41 @@ def test_a_run_whose_orchestrator_was_killed_is_failed_and_frees_the_queue(core_
     assert "run worker process" in failures[-1].message and "is gone" in failures[-1].message, failures[-1].message
     assert done.status == "SUCCESS"
     assert failed_after < answered + 60  # within two monitoring polls (30 s) of Dagster being back
+
+
+def _worker(instance, run_id: str) -> tuple[int, int]:
+    """(pid, parent pid) of a run's worker, from its "Started process" event and /proc."""
+    started = [e for e in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)
+               if e.message.startswith("Started process for run (pid: ")]
+    pid = int(started[-1].message.split("pid: ")[1].split(")")[0])
+    return pid, int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_warm_workers_are_forked_served_fresh_code_and_can_be_terminated(core_stack):
+    """Runs are forked from the launcher's fork server (no interpreter start-up per run); a source file changed
+    under the code location restarts it, so no run sees stale code; terminating a run interrupts its worker."""
+    source = REPO_ROOT / "tests" / "support" / "probe_location.py"
+    servers = []
+    with private_dagster(core_stack, PROBE) as dagster:
+        dagster.start()
+        for touch in (False, False, True):  # the sleeper runs one at a time (its tag's limit is 1)
+            if touch:
+                os.utime(source)  # an edited code location: same content, newer mtime
+            run_id = dagster.launch("sleeper", {"ops": {"sleep": {"config": {"seconds": 600}}}})
+            dagster.wait_for(run_id, {"STARTED"}, timeout=180)
+            with dagster.instance() as instance:
+                assert instance.get_run_by_id(run_id).tags.get("lakehouse/warm_worker") == "true"
+                pid, server = _worker(instance, run_id)
+            assert b"forkserver" in Path(f"/proc/{server}/cmdline").read_bytes(), "a fork-server child"
+            servers.append(server)
+            dagster.graphql("mutation($id: String!) { terminateRun(runId: $id) { __typename } }", {"id": run_id})
+            assert dagster.wait_for(run_id, {"CANCELED", "FAILURE"}, timeout=120).status == "CANCELED"
+            deadline = time.monotonic() + 30
+            while process_started_at(pid) is not None and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert process_started_at(pid) is None, "the terminated run's worker is gone"
+    assert servers[0] == servers[1], "unchanged code: the same fork server serves the next run"
+    assert servers[2] != servers[1], "changed code: a fork server started afresh"
 
 
 class _Hook(BaseHTTPRequestHandler):
