@@ -198,6 +198,8 @@ CASES = [
     Case("trailing garbage", order("garbage") + b" x", MALFORMED),
     Case("two objects", order("two-objects") + order("two-objects-2"), MALFORMED),
     Case("truncated", order("truncated")[:-5], MALFORMED),
+    Case("a type error, then truncated", order("type-then-truncated", status="1")[:-5], MALFORMED),
+    Case("a type error, then a broken array", order("type-then-broken", status="1", extra=',"x":[}'), MALFORMED),
     Case("array", b"[1,2]", "JSON value is not an object"),
     Case("string", b'"order"', "JSON value is not an object"),
     Case("number", b"42", "JSON value is not an object"),
