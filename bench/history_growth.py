@@ -30,6 +30,7 @@ from dagster import AssetKey, AssetMaterialization, DagsterInstance, DagsterRunS
 from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData  # noqa: E402
 from dagster._core.events.log import EventLogEntry  # noqa: E402
 from dagster._core.storage.dagster_run import DagsterRun  # noqa: E402
+from dagster._serdes import serialize_value  # noqa: E402
 
 from assets.bronze.topics import TopicSpec  # noqa: E402
 from assets.models.assets import model_assets  # noqa: E402
@@ -89,10 +90,17 @@ def _bulk_runs(instance: DagsterInstance, runs: list[DagsterRun], created: list[
     from dagster._core.storage.runs.schema import RunsTable, RunTagsTable
 
     storage = instance.run_storage
+    backfill_column = storage.has_backfill_id_column()  # asked once: Dagster inspects the table on every call
+
+    def values(run: DagsterRun, at: datetime) -> dict:
+        return {"run_id": run.run_id, "pipeline_name": run.job_name, "status": run.status.value,
+                "run_body": serialize_value(run), "snapshot_id": None, "partition": None, "partition_set": None,
+                "create_timestamp": at, "update_timestamp": at, **({"backfill_id": None} if backfill_column else {})}
+
     for start in range(0, len(runs), 1000):
         chunk = list(zip(runs[start:start + 1000], created[start:start + 1000], strict=True))
         with storage.connect() as conn:
-            conn.execute(RunsTable.insert(), [storage._get_run_insertion_values(run, at) for run, at in chunk])
+            conn.execute(RunsTable.insert(), [values(run, at) for run, at in chunk])
             conn.execute(RunTagsTable.insert(), [{"run_id": run.run_id, "key": k, "value": v}
                                                  for run, _ in chunk for k, v in run.tags_for_storage().items()])
 
