@@ -28,7 +28,8 @@ class SparkHarness(FlinkHarness):
 
     def config(self, pipeline: Pipeline = KAFKA_TO_MINIO, **overrides: object) -> dict:
         """The pipeline's config in this sandbox: its own job name (and checkpoint), quick micro-batches."""
-        return {"topic": self.topic, "job_name": self.job_name(pipeline), "trigger_interval": "1 second", **overrides}
+        return {"topic": self.topic, "job_name": self.job_name(pipeline), "trigger_interval": "1 second",
+                "wait_seconds": 300.0, **overrides}
 
     def submit(self, pipeline: Pipeline = KAFKA_TO_MINIO, **overrides: object):
         return self.run(START_JOBS[pipeline][0], self.config(pipeline, **overrides))

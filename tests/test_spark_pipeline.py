@@ -90,7 +90,7 @@ def test_a_failed_query_turns_the_sensor_red_with_sparks_exception(harness):
     """The windows' table is missing: the first batch that closes a window fails the query, and the sensor's
     tick fails with Spark's exception (Postgres' words)."""
     with harness.postgres.connect() as conn:
-        conn.execute("DROP TABLE app.orders_per_minute_spark")
+        conn.execute("DROP TABLE app.orders_per_minute_spark CASCADE")  # and the engines view
     harness.produce(_encode(_orders(300, datetime.now(UTC) - timedelta(minutes=10), seed=13)))
     harness.submit(ORDERS_PER_MINUTE)
     row = harness.wait_for_status(ORDERS_PER_MINUTE, "failed", WAIT)

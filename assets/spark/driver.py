@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+from pyspark.errors import StreamingQueryException
 
 from assets.bronze.topics import TopicSpec, configured_topics
 from assets.spark import state
@@ -43,6 +44,7 @@ def session(settings: dict):
         "spark.driver.memory": settings["driver_memory"],
         "spark.sql.shuffle.partitions": str(settings["shuffle_partitions"]),
         "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.pythonUDF.arrow.enabled": "false",  # plain pickled rows: no pyarrow/pandas needed
         "spark.ui.enabled": "true" if settings["ui_port"] else "false",
         "spark.ui.showConsoleProgress": "false",  # progress bars in the log: the sensor has the figures
         "spark.hadoop.fs.s3a.endpoint": settings["s3_endpoint"],
@@ -97,7 +99,10 @@ def run(pipeline: str, job_name: str) -> int:
         state.report(conn, job_name, status="running", query_id=query.id, run_id=query.runId)
         desired = "running"
         while query.isActive and desired == "running" and not stop["signal"]:
-            query.awaitTermination(state.HEARTBEAT_SECONDS)
+            try:
+                query.awaitTermination(state.HEARTBEAT_SECONDS)
+            except StreamingQueryException:
+                pass  # the query failed: recorded below from query.exception()
             desired = state.report(conn, job_name, progress=query.lastProgress)
         error = None
         if query.isActive:
@@ -105,7 +110,7 @@ def run(pipeline: str, job_name: str) -> int:
             query.stop()
         else:
             exception = query.exception()
-            error = redact(f"{exception.desc}" if exception else "the query ended without an exception", secrets)
+            error = redact(str(exception) if exception else "the query ended without an exception", secrets)
         state.report(conn, job_name, status="failed" if error else "stopped", error=error,
                      progress=query.lastProgress)
         spark.stop()
