@@ -77,8 +77,25 @@ def query_of(pipeline: str, settings: dict, pg_url: str) -> Query:
                  write_windows=WindowSink(pg_url, settings["job_name"]))
 
 
+def forget_pid_file(path: Path) -> None:
+    """Remove the pid file the launcher wrote for this driver (not one a later launch of the job wrote)."""
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
 def run(pipeline: str, job_name: str) -> int:
+    """Run the query until it is stopped or fails; the exit status says which."""
     settings = {**json.loads(os.environ[QUERY_VARIABLE]), "job_name": job_name}
+    try:
+        return _run(pipeline, job_name, settings)
+    finally:
+        forget_pid_file(Path(settings["pid_file"]))
+
+
+def _run(pipeline: str, job_name: str, settings: dict) -> int:
     pg_url = os.environ["PG_URL"]
     secrets = [pg_url, os.environ.get("AWS_SECRET_ACCESS_KEY")]
     stop = {"signal": False}
@@ -114,7 +131,6 @@ def run(pipeline: str, job_name: str) -> int:
         state.report(conn, job_name, status="failed" if error else "stopped", error=error,
                      progress=query.lastProgress)
         spark.stop()
-    Path(settings["pid_file"]).unlink(missing_ok=True)
     return 1 if error else 0
 
 

@@ -8,8 +8,9 @@ Spark in local mode has no daemon: each pipeline is one driver process, started,
 environment is installed and a driver can start here — it reads the Kafka topic `orders` and writes and reads an
 object through s3a:// (checked once per install, the result kept as a stamp). The drivers log to
 logs/spark-<job>.log (`lakehouse logs spark`) and leave a pid file under run/ like every process of the stack, so
-`lakehouse down` stops them too (SIGTERM: the driver stops its query, its checkpoint stays). No port is taken:
-the Spark UI is off unless SPARK_UI_PORT is set.
+`lakehouse down` stops them too (SIGTERM to the process group: the JVM's shutdown hook ends the query; a batch cut
+short is replayed from the checkpoint at the next start). No port is taken: the Spark UI is off unless SPARK_UI_PORT
+is set.
 """
 from __future__ import annotations
 
