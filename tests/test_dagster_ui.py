@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +29,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.wait import WebDriverWait
 
 from infra.stack.config import REPO_ROOT
+from tests.support.browser import headless_chromium
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
@@ -118,21 +118,8 @@ def webserver(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(webserver):
-    """Debian's headless chromium through chromium-driver, with Dagster's first-visit community dialog dismissed
-    (it covers the page); it can resolve no host but 127.0.0.1."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.fail("chromium and chromium-driver are needed: apt-get install chromium chromium-driver "
-                    "(infra/setup.sh does it)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--window-size=1800,1600",
-                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
-        options.add_argument(argument)
-    session = webdriver.Chrome(service=Service(driver), options=options)
+    """Debian's headless chromium, with Dagster's first-visit community dialog dismissed (it covers the page)."""
+    session = headless_chromium(1800, 1600)
     session.get(f"{webserver.url}/server_info")  # same origin, so the setting below is the UI's
     session.execute_script("localStorage.setItem('communityNux', JSON.stringify('1'))")
     yield session

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
@@ -25,6 +24,7 @@ from infra.stack.config import REPO_ROOT
 from infra.stack.sandbox import sandbox
 from resources.settings import setting
 from resources.superset import SupersetClient, SupersetError, SupersetResource
+from tests.support.browser import headless_chromium
 from tests.support.lake import Lake, order_change
 from tests.support.lake import order_event as _event
 
@@ -271,20 +271,8 @@ SCREENSHOT = REPO_ROOT / "tests" / "artifacts" / "orders_realtime.png"
 
 @pytest.fixture
 def browser():
-    """Debian's headless chromium through chromium-driver; it can resolve no host but 127.0.0.1."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.fail("chromium and chromium-driver are needed: apt-get install chromium chromium-driver "
-                    "(infra/setup.sh does it)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--window-size=1600,1400",
-                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
-        options.add_argument(argument)
-    session = webdriver.Chrome(service=Service(driver), options=options)
+    """Debian's headless chromium (tests/support/browser.py)."""
+    session = headless_chromium(1600, 1400)
     yield session
     session.quit()
 
