@@ -6,7 +6,7 @@ from dagster import DefaultSensorStatus, RunFailureSensorContext, run_failure_se
 
 from resources.operations import AlertWebhook
 from resources.redact import redact
-from resources.settings import SECRETS, setting
+from resources.settings import secret_values
 
 MAX_ERROR_CHARS = 2000
 
@@ -17,7 +17,7 @@ def failure_summary(context: RunFailureSensorContext) -> str:
     for event in context.get_step_failure_events():
         error = event.step_failure_data.error
         parts.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
-    return redact("\n".join(parts), [setting(name) for name in SECRETS])[:MAX_ERROR_CHARS]
+    return redact("\n".join(parts), secret_values())[:MAX_ERROR_CHARS]
 
 
 def alert_payload(context: RunFailureSensorContext, webhook: AlertWebhook) -> dict:

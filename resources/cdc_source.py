@@ -4,6 +4,8 @@ from __future__ import annotations
 import psycopg
 from dagster import ConfigurableResource
 
+from resources.settings import DEFAULTS
+
 
 class CdcSourceResource(ConfigurableResource):
     """Where the captured database is (as Kafka Connect reaches it too) and the CDC role (CDC_PG_USER /
@@ -14,6 +16,8 @@ class CdcSourceResource(ConfigurableResource):
     dbname: str
     user: str
     password: str
+    # The slot check's limit of retained WAL unless its run config says otherwise (CDC_SLOT_MAX_RETAINED_BYTES).
+    max_retained_bytes: int = int(DEFAULTS["CDC_SLOT_MAX_RETAINED_BYTES"])
 
     def connect(self) -> psycopg.Connection:
         """A new autocommit connection as the CDC role; use it as a context manager."""

@@ -93,7 +93,8 @@ def cdc_resources() -> dict[str, object]:
         "kafka_connect": KafkaConnectResource(url=setting("CONNECT_URL")),
         "cdc_source": CdcSourceResource(host=str(server.get("host") or "127.0.0.1"),
                                         port=int(server.get("port") or 5432), dbname=setting("SHOP_DATABASE"),
-                                        user=setting("CDC_PG_USER"), password=resource_value("CDC_PG_PASSWORD")),
+                                        user=setting("CDC_PG_USER"), password=resource_value("CDC_PG_PASSWORD"),
+                                        max_retained_bytes=int(setting("CDC_SLOT_MAX_RETAINED_BYTES"))),
     }
 
 

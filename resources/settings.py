@@ -95,3 +95,8 @@ def resource_value(name: str) -> str | EnvVar:
     if name in SECRETS and os.environ.get(name, "").strip():
         return EnvVar(name)
     return setting(name)
+
+
+def secret_values() -> list[str]:
+    """The configured values of every secret setting: what redaction masks in text headed for Dagster."""
+    return [setting(name) for name in SECRETS]

@@ -18,8 +18,6 @@ from assets.cdc.figures import connector_figures
 from assets.cdc.slot import slot_figures
 from resources.cdc_source import CdcSourceResource
 from resources.kafka_connect import KafkaConnectError, KafkaConnectResource
-from resources.settings import setting
-
 
 # Registered once by cdc_automation_sensor while never materialized (not while a run is in flight, not again after a
 # failed one: that is for the sensor's red and a human). on_missing() would not do: it only fires for what goes
@@ -43,10 +41,11 @@ def shop_orders_connector(context: AssetExecutionContext, config: CdcConnectorCo
 
 
 class SlotCheckConfig(Config):
-    """Which connector's slot to look at, and how much retained WAL is too much (CDC_SLOT_MAX_RETAINED_BYTES)."""
+    """Which connector's slot to look at, and how much retained WAL is too much (0: the cdc_source resource's
+    max_retained_bytes, CDC_SLOT_MAX_RETAINED_BYTES)."""
 
     connector_name: str = DEFAULT_NAME
-    max_retained_bytes: int = int(setting("CDC_SLOT_MAX_RETAINED_BYTES"))
+    max_retained_bytes: int = 0
 
 
 @asset_check(asset=ASSET_KEY, name="slot_retained_wal",
@@ -59,12 +58,12 @@ def slot_retained_wal(config: SlotCheckConfig, kafka_connect: KafkaConnectResour
         raise KafkaConnectError(f"Kafka Connect at {kafka_connect.url} has no connector named "
                                 f"{config.connector_name}: materialize {ASSET_KEY.to_user_string()} first")
     slot = connector.get("slot.name", "")
+    limit = config.max_retained_bytes or cdc_source.max_retained_bytes
     figures = slot_figures(cdc_source, slot)
     if figures is None:
         return AssetCheckResult(passed=False, metadata={"slot": slot},
                                 description=f"replication slot {slot} does not exist: the connector has not started")
     return AssetCheckResult(
-        passed=figures.retained_wal_bytes <= config.max_retained_bytes,
-        metadata={**figures.metadata(), "max_retained_bytes": config.max_retained_bytes},
-        description=f"slot {slot} retains {figures.retained_wal_bytes} bytes of WAL "
-                    f"(limit {config.max_retained_bytes})")
+        passed=figures.retained_wal_bytes <= limit,
+        metadata={**figures.metadata(), "max_retained_bytes": limit},
+        description=f"slot {slot} retains {figures.retained_wal_bytes} bytes of WAL (limit {limit})")
