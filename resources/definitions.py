@@ -106,10 +106,11 @@ class LoadSettings:
     bronze_topics: str
     bronze_sensor_interval_s: int
     models_cron: str
-    flink_topic: str  # the Kafka topic the Flink assets are drawn downstream of (a run may read another)
+    flink_topic: str  # the Kafka topics the Flink and Spark assets are drawn downstream of (a run may read another)
+    spark_topic: str
 
 
 def load_settings() -> LoadSettings:
     """The load-time settings, from the environment (defaults in .env.example)."""
     return LoadSettings(setting("BRONZE_TOPICS"), int(setting("BRONZE_SENSOR_INTERVAL_SECONDS")),
-                        setting("MODELS_SCHEDULE_CRON"), setting("FLINK_TOPIC"))
+                        setting("MODELS_SCHEDULE_CRON"), setting("FLINK_TOPIC"), setting("SPARK_TOPIC"))

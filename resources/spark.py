@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from resources.settings import setting
+from resources.settings import DEFAULTS, setting
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,6 +28,8 @@ class SparkResource(ConfigurableResource):
     """A Spark installation (`lakehouse up --with spark`) and the settings of the drivers started from it."""
 
     master: str = "local[2]"
+    topic: str = DEFAULTS["SPARK_TOPIC"]  # SPARK_TOPIC: what a pipeline run reads unless its config says otherwise
+    max_message_bytes: int = int(DEFAULTS["BRONZE_MAX_MESSAGE_BYTES"])  # larger records quarantined, as in bronze
     home: str = ""  # LAKEHOUSE_HOME: logs/spark-<job>.log and run/spark-<job>.json of each driver
     downloads: str = ""  # LAKEHOUSE_DOWNLOADS: spark/venv (pyspark) and spark/jars (Kafka source, S3A)
     trigger_interval: str = "5 seconds"
@@ -65,6 +67,8 @@ class SparkResource(ConfigurableResource):
 
 def spark_resource() -> SparkResource:
     """The resource from the environment (defaults in .env.example)."""
-    return SparkResource(master=setting("SPARK_MASTER"), trigger_interval=setting("SPARK_TRIGGER_INTERVAL"),
+    return SparkResource(master=setting("SPARK_MASTER"), topic=setting("SPARK_TOPIC"),
+                         max_message_bytes=int(setting("BRONZE_MAX_MESSAGE_BYTES")),
+                         trigger_interval=setting("SPARK_TRIGGER_INTERVAL"),
                          shuffle_partitions=int(setting("SPARK_SHUFFLE_PARTITIONS")),
                          driver_memory=setting("SPARK_DRIVER_MEMORY"), ui_port=setting("SPARK_UI_PORT"))

@@ -18,10 +18,10 @@ from assets.spark.pipelines import (
     Pipeline,
     SparkPipelineConfig,
 )
+from resources.definitions import load_settings
 from resources.kafka import KafkaResource
 from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource
-from resources.settings import setting
 from resources.spark import SparkResource
 
 DESCRIPTIONS = {
@@ -46,7 +46,7 @@ def start_metadata(done: Started) -> dict[str, object]:
 
 def build_spark_asset(pipeline: Pipeline) -> AssetsDefinition:
     """The asset whose materialization runs `pipeline` as a Spark streaming query."""
-    upstream = AssetKey(["kafka", TopicSpec(setting("SPARK_TOPIC")).name])
+    upstream = AssetKey(["kafka", TopicSpec(load_settings().spark_topic).name])
 
     @asset(key=pipeline.asset_key, deps=[upstream], group_name="spark", kinds={"spark", "kafka"},
            description=DESCRIPTIONS[pipeline])

@@ -11,7 +11,6 @@ from assets.spark import launcher, state
 from assets.spark.pipelines import Pipeline, SparkPipelineConfig
 from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource
-from resources.settings import setting
 from resources.spark import SparkResource
 
 Log = Callable[[str], None]
@@ -57,7 +56,7 @@ def _settings(pipeline: Pipeline, config: SparkPipelineConfig, clients: Pipeline
         "trigger_interval": config.trigger_interval or spark.trigger_interval,
         "watermark_delay_seconds": config.watermark_delay_seconds,
         "max_offsets_per_trigger": config.max_offsets_per_trigger,
-        "max_message_bytes": int(setting("BRONZE_MAX_MESSAGE_BYTES")),
+        "max_message_bytes": spark.max_message_bytes,
         "kafka_bootstrap": clients.bootstrap_servers, "bucket": store.bucket, "s3_endpoint": store.endpoint,
         "s3_region": store.region, "checkpoint": checkpoint_uri(clients, job_name),
     }
@@ -95,6 +94,7 @@ def wait_until_running(clients: PipelineClients, job_name: str, pid: int, timeou
 
 def start(pipeline: Pipeline, config: SparkPipelineConfig, clients: PipelineClients, log: Log) -> Started:
     """Start the pipeline's driver unless one is running it; it continues from the query's checkpoint if any."""
+    config = config.resolved(clients.spark)
     job_name = config.job_name_for(pipeline)
     row = state.get(clients.postgres.url, job_name)
     if row and row.alive():
@@ -113,6 +113,7 @@ def start(pipeline: Pipeline, config: SparkPipelineConfig, clients: PipelineClie
 def stop(pipeline: Pipeline, config: SparkPipelineConfig, clients: PipelineClients, log: Log,
          timeout: float = 120.0) -> state.QueryRow:
     """Ask the driver to stop its query (the checkpoint keeps where it was) and wait until it has."""
+    config = config.resolved(clients.spark)
     job_name = config.job_name_for(pipeline)
     row = state.get(clients.postgres.url, job_name)
     if row is None or not row.alive():
@@ -137,6 +138,7 @@ def stop(pipeline: Pipeline, config: SparkPipelineConfig, clients: PipelineClien
 
 def resume(pipeline: Pipeline, config: SparkPipelineConfig, clients: PipelineClients, log: Log) -> Started:
     """Start the pipeline again after a stop: from its checkpoint, so nothing is read twice or skipped."""
+    config = config.resolved(clients.spark)
     job_name = config.job_name_for(pipeline)
     row = state.get(clients.postgres.url, job_name)
     if row is None or row.status not in ("stopped", "failed"):
