@@ -132,7 +132,7 @@ def core_figures(topic: str, trees: list[Path], batch_records: int) -> list[tupl
 
 def _run_one(topic: str, request) -> dict:
     """Execute one run request in this (worker) process; return its materialization figures."""
-    from tests.bronze_harness import BronzeHarness
+    from tests.support.bronze import BronzeHarness
 
     harness = BronzeHarness(TopicSpec(topic, "json", "orders"), DagsterInstance.ephemeral())
     result = harness.run(request)
@@ -148,7 +148,7 @@ def bronze_phase(topic: str, concurrency: int) -> dict:
     at a time, each in its own process, as Dagster's queued run coordinator launches them."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from tests.bronze_harness import BronzeHarness
+    from tests.support.bronze import BronzeHarness
 
     harness = BronzeHarness(TopicSpec(topic, "json", "orders"), DagsterInstance.ephemeral())
     t0 = time.monotonic()

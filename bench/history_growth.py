@@ -39,7 +39,7 @@ from infra.stack import stack  # noqa: E402
 from infra.stack.config import StackConfig  # noqa: E402
 from infra.stack.sandbox import sandbox  # noqa: E402
 from resources.definitions import platform_resources  # noqa: E402
-from tests.bronze_harness import BronzeHarness  # noqa: E402
+from tests.support.bronze import BronzeHarness  # noqa: E402
 
 
 def instance_on_postgres(cfg: StackConfig, pg_url: str) -> tuple[DagsterInstance, str]:

@@ -43,6 +43,13 @@ def flink(resources: dict, cfg: StackConfig):
     return resources["flink"]
 
 
+@pytest.fixture(scope="session")
+def spark_stack(cfg: StackConfig, resources: dict) -> None:
+    """Fails with instructions when Spark is not installed and smoke-tested (`lakehouse up --with spark`)."""
+    if not stack.service(cfg, "spark").healthy():
+        pytest.fail("spark is not installed — run `lakehouse up --with spark`")
+
+
 @pytest.fixture
 def fresh_topic(resources: dict):
     """Create a uniquely named 3-partition topic and delete it afterwards."""
@@ -57,7 +64,7 @@ def fresh_topic(resources: dict):
 
 # Fixtures that reach a running service: a test using any of them (directly or through another fixture) is a
 # `stack` test.
-STACK_FIXTURES = frozenset({"cfg", "core_stack", "resources", "flink", "fresh_topic"})
+STACK_FIXTURES = frozenset({"cfg", "core_stack", "resources", "flink", "spark_stack", "fresh_topic"})
 
 
 def pytest_collection_modifyitems(items) -> None:

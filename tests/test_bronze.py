@@ -10,7 +10,7 @@ from dagster import DagsterInstance
 from assets.bronze.topics import TopicSpec
 from assets.bronze.writer import topic_token
 from infra.generator import BAD_KINDS, GeneratorSpec, produce
-from tests.bronze_harness import BronzeHarness, check_results
+from tests.support.bronze import BronzeHarness, check_results
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from dagster import DagsterInstance
 from assets.bronze.topics import TopicSpec
 from infra.generator import GeneratorSpec, produce
 from infra.stack import stack
-from tests.bronze_harness import BronzeHarness
+from tests.support.bronze import BronzeHarness
 
 
 @pytest.fixture

@@ -7,17 +7,17 @@ import json
 import random
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
 from assets.flink import ORDERS_PER_MINUTE as FLINK_WINDOWS
 from assets.spark import ORDERS_PER_MINUTE as SPARK_WINDOWS
 from infra.stack.sandbox import sandbox
-from tests.flink_harness import FlinkHarness
-from tests.spark_harness import SparkHarness
+from tests.support.flink import FlinkHarness
 from tests.support.lake import Lake
-from tests.test_flink_pipeline import _encode, _orders
-from tests.test_spark_pipeline import spark_stack  # noqa: F401 - the fixture
+from tests.support.spark import SparkHarness
+from tests.support.streams import encode, orders
 
 pytestmark = pytest.mark.flink
 COLUMNS = "window_start, window_end, orders, revenue, created, paid, shipped, cancelled"
@@ -62,18 +62,21 @@ def _read_everything(spark: SparkHarness, total: int, timeout: float = 180.0) ->
 def test_duckdb_flink_and_spark_agree_on_every_final_window(engines):
     flink, spark = engines
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=20)
-    events = _orders(1200, start, seed=5)
+    events = orders(1200, start, seed=5)
     duplicates = random.Random(6).sample(events, 30)
-    late = _orders(20, start + timedelta(minutes=1), seed=15)  # minutes behind every watermark when they come
-    flink.produce(_encode(events + duplicates))
+    late = orders(20, start + timedelta(minutes=1), seed=15)  # minutes behind every watermark when they come
+    flink.produce(encode(events + duplicates))
     lake = Lake(flink.store, flink.postgres)
     lake.land(events + duplicates)
     lake.run_all()
-    flink.submit(FLINK_WINDOWS)
+    statements = flink.submit(FLINK_WINDOWS).asset_materializations_for_node(
+        FLINK_WINDOWS.asset_key.to_python_identifier())[0].metadata["statements"].value
+    assert "'url' = 'jdbc:postgresql://" in statements and urlsplit(flink.postgres.url).password not in statements
+    assert "'password'" not in statements, "the TaskManagers read the password from their pgpass file"
     spark.submit(SPARK_WINDOWS)
     _read_everything(spark, len(events) + len(duplicates))
 
-    flink.produce(_encode(late))  # a later batch for every engine: too late for all three
+    flink.produce(encode(late))  # a later batch for every engine: too late for all three
     lake.land(late)
     lake.run_all()
     with flink.postgres.connect() as conn:

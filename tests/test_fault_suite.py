@@ -24,7 +24,7 @@ from infra.stack import stack
 from infra.stack.sandbox import sandbox
 from resources import duckdb as lake_duckdb
 from resources.models import ModelSettings
-from tests.bronze_harness import BronzeHarness
+from tests.support.bronze import BronzeHarness
 from tests.support.faults import FaultRow, drive, kill9, record, restart
 from tests.support.lake import Lake
 from tests.support.lake import order_event

@@ -3,12 +3,8 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 import re
-import time
-import uuid
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,8 +15,8 @@ from infra.stack.sandbox import sandbox
 from resources.flink import FlinkError
 from resources.migrations import apply_migrations
 from resources.settings import setting
-from tests.flink_harness import FlinkHarness, bronze_outcome, category
-from tests.test_models import Lake
+from tests.support.flink import FlinkHarness, bronze_outcome, category
+from tests.support.streams import BAD, ORDERS_SPEC, encode, offsets, orders
 
 BRONZE_NODE = KAFKA_TO_MINIO.asset_key.to_python_identifier()  # the op of an asset is named after its key
 WINDOWS_NODE = ORDERS_PER_MINUTE.asset_key.to_python_identifier()
@@ -41,43 +37,13 @@ def harness(flink, cfg, resources, fresh_topic, monkeypatch):
             h.cancel_all()
 
 
-def _orders(count: int, start: datetime, seed: int, spacing: float = 0.5, disorder: float = 3.0) -> list[dict]:
-    """`count` order events, one every `spacing` seconds of event time from `start`, shuffled within `disorder`."""
-    rng = random.Random(seed)
-    events = []
-    for i in range(count):
-        at = start + timedelta(seconds=i * spacing - rng.uniform(0, disorder))
-        events.append({"event_id": str(uuid.UUID(int=rng.getrandbits(128))), "order_id": f"o-{rng.randrange(10**9)}",
-                       "customer_id": "c-1", "status": rng.choice(["created", "paid", "shipped", "cancelled"]),
-                       "amount": round(rng.uniform(5, 500), 2), "currency": "VND",
-                       "created_at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z")})
-    return events
-
-
-def _encode(events: list[dict]) -> list[bytes]:
-    return [json.dumps(e).encode() for e in events]
-
-
-BAD = [b'{"event_id": "x", "order_id": ',
-       b'{"order_id": "o-1", "status": "paid", "amount": 1, "created_at": "2026-01-01T00:00:00Z"}',
-       b'{"event_id": "e", "order_id": "o-1", "status": 42, "amount": 1, "created_at": "2026-01-01T00:00:00Z"}',
-       b'{"event_id": "e", "order_id": "o-1", "status": "paid", "amount": "12,50 VND",'
-       b' "created_at": "2026-01-01T00:00:00Z"}',
-       b'{"event_id": "e", "order_id": "o-1", "status": "paid", "amount": 1, "created_at": 1700000000}']
-ORDERS_SPEC = TopicSpec("orders", "json", "orders")
-
-
 def _sink(h: FlinkHarness) -> str:
     return f"bronze/flink/{h.topic}/"
 
 
-def _offsets(lines: list[dict]) -> list[tuple[int, int]]:
-    return sorted((line["_kafka"]["partition"], line["_kafka"]["offset"]) for line in lines)
-
-
 def test_sink_holds_every_event_exactly_once_and_quarantines_the_bad_ones(harness):
-    events = _orders(1500, datetime.now(timezone.utc) - timedelta(minutes=30), seed=1)
-    harness.produce(_encode(events) + BAD)
+    events = orders(1500, datetime.now(timezone.utc) - timedelta(minutes=30), seed=1)
+    harness.produce(encode(events) + BAD)
     result = harness.submit()
     meta = result.asset_materializations_for_node(BRONZE_NODE)[0].metadata
     assert meta["flink_state"].value == "RUNNING" and meta["checkpoints_completed"].value >= 1
@@ -85,9 +51,9 @@ def test_sink_holds_every_event_exactly_once_and_quarantines_the_bad_ones(harnes
 
     lines = harness.wait_for_lines(_sink(harness), len(events))
     assert sorted(line["event_id"] for line in lines) == sorted(e["event_id"] for e in events)
-    assert len(set(_offsets(lines))) == len(lines), "a Kafka record landed twice"
+    assert len(set(offsets(lines))) == len(lines), "a Kafka record landed twice"
     assert all(line["processed_at"] and line["_kafka"]["topic"] == harness.topic for line in lines)
-    payloads = {e["event_id"]: payload for e, payload in zip(events, _encode(events))}
+    payloads = {e["event_id"]: payload for e, payload in zip(events, encode(events))}
     max_bytes = int(setting("BRONZE_MAX_MESSAGE_BYTES"))
     for line in lines:  # the bronze path's line for the same record, but for the time it was processed
         bronze = json.loads(bronze_outcome(TopicSpec(harness.topic, "json", "orders"), payloads[line["event_id"]],
@@ -106,15 +72,15 @@ def test_sink_holds_every_event_exactly_once_and_quarantines_the_bad_ones(harnes
 
 def test_stop_with_savepoint_then_resume_lands_n_plus_m_exactly_once(harness):
     start = datetime.now(timezone.utc) - timedelta(minutes=30)
-    first, second = _orders(800, start, seed=2), _orders(700, start + timedelta(minutes=10), seed=3)
-    harness.produce(_encode(first))
+    first, second = orders(800, start, seed=2), orders(700, start + timedelta(minutes=10), seed=3)
+    harness.produce(encode(first))
     harness.submit()
     assert len(harness.wait_for_lines(_sink(harness), len(first))) == len(first)
 
     stopped = harness.run("flink_stop_with_savepoint", {**harness.config(), "pipeline": "kafka_to_minio"})
     assert stopped.success
     assert not harness.flink.active_jobs(harness.job_name(KAFKA_TO_MINIO))
-    harness.produce(_encode(second))
+    harness.produce(encode(second))
     resumed = harness.run("flink_resume_from_savepoint", {**harness.config(), "pipeline": "kafka_to_minio"})
     meta = resumed.get_asset_materialization_events()[0].materialization.metadata
     assert "flink/savepoints/" in meta["savepoint_restored"].value
@@ -125,7 +91,7 @@ def test_stop_with_savepoint_then_resume_lands_n_plus_m_exactly_once(harness):
 
 
 def test_submitting_twice_leaves_one_running_job(harness):
-    harness.produce(_encode(_orders(10, datetime.now(timezone.utc), seed=4)))
+    harness.produce(encode(orders(10, datetime.now(timezone.utc), seed=4)))
     first = harness.submit().asset_materializations_for_node(BRONZE_NODE)[0].metadata
     second = harness.submit().asset_materializations_for_node(BRONZE_NODE)[0].metadata
     assert second["already_running"].value is True
@@ -143,37 +109,8 @@ def test_a_setting_flink_rejects_fails_the_run_with_flinks_message(harness):
     assert not harness.flink.active_jobs(harness.job_name(KAFKA_TO_MINIO))
 
 
-def test_flink_windows_equal_the_duckdb_windows_for_every_final_window(harness):
-    events = _orders(1200, datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=20), seed=5)
-    duplicates = random.Random(6).sample(events, 30)
-    harness.produce(_encode(events + duplicates))
-    lake = Lake(harness.store, harness.postgres)
-    lake.land(events + duplicates)
-    lake.run_all()
-    with harness.postgres.connect() as conn:
-        duck = conn.execute("SELECT window_start, window_end, orders, revenue, created, paid, shipped, cancelled"
-                            " FROM app.orders_per_minute WHERE is_final ORDER BY 1").fetchall()
-    assert len(duck) >= 8, "the stream should close several windows"
-
-    statements = harness.submit(ORDERS_PER_MINUTE).asset_materializations_for_node(
-        WINDOWS_NODE)[0].metadata["statements"].value
-    password = urlsplit(harness.postgres.url).password
-    assert "'url' = 'jdbc:postgresql://" in statements and password not in statements
-    assert "'password'" not in statements, "the TaskManagers read the password from their pgpass file"
-    deadline = datetime.now() + timedelta(seconds=120)
-    query = ("SELECT window_start, window_end, orders, revenue, created, paid, shipped, cancelled"
-             " FROM app.orders_per_minute_flink WHERE window_start <= %s ORDER BY 1")
-    while True:
-        with harness.postgres.connect() as conn:
-            flink_rows = conn.execute(query, (duck[-1][0],)).fetchall()
-        if len(flink_rows) >= len(duck) or datetime.now() > deadline:
-            break
-        time.sleep(2)
-    assert flink_rows == duck
-
-
 def test_the_sensor_reports_running_jobs_and_fails_on_a_cancelled_or_missing_one(harness):
-    harness.produce(_encode(_orders(20, datetime.now(timezone.utc), seed=7)))
+    harness.produce(encode(orders(20, datetime.now(timezone.utc), seed=7)))
     job_id = harness.submit().asset_materializations_for_node(BRONZE_NODE)[0].metadata["flink_job_id"].value
     observed = harness.tick().asset_events
     assert [event.asset_key for event in observed] == [KAFKA_TO_MINIO.asset_key]

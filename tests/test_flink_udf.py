@@ -20,9 +20,9 @@ from assets.bronze.topics import TopicSpec
 from assets.flink.pipelines import schema_checks
 from assets.flink.sql import literal, render
 from resources.settings import setting
-from tests.flink_harness import bronze_outcome, category
-from tests.test_poison import CASES as POISON_CASES
-from tests.test_poison import MAX_MESSAGE as POISON_MAX_MESSAGE
+from tests.support.flink import bronze_outcome, category
+from tests.support.poison import CASES as POISON_CASES
+from tests.support.poison import MAX_MESSAGE as POISON_MAX_MESSAGE
 
 pytestmark = pytest.mark.flink
 

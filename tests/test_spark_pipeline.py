@@ -10,19 +10,11 @@ import pytest
 
 from assets.bronze.topics import TopicSpec
 from assets.spark import KAFKA_TO_MINIO, ORDERS_PER_MINUTE
-from infra.stack import stack
 from infra.stack.sandbox import sandbox
 from resources.settings import setting
-from tests.flink_harness import bronze_outcome, category
-from tests.spark_harness import SparkHarness
-from tests.test_flink_pipeline import BAD, ORDERS_SPEC, _encode, _offsets, _orders
-
-
-@pytest.fixture(scope="session")
-def spark_stack(cfg, resources):
-    """Fails with instructions when Spark is not installed and smoke-tested (`lakehouse up --with spark`)."""
-    if not stack.service(cfg, "spark").healthy():
-        pytest.fail("spark is not installed — run `lakehouse up --with spark`")
+from tests.support.flink import bronze_outcome, category
+from tests.support.spark import SparkHarness
+from tests.support.streams import BAD, ORDERS_SPEC, encode, offsets, orders
 
 
 @pytest.fixture
@@ -49,14 +41,14 @@ def test_sink_holds_n_exactly_once_quarantines_the_bad_and_resumes_n_plus_m(harn
     """N events and bad ones → exactly N lines (bronze's own) and each bad one quarantined with bronze's reason;
     a second start reports the running driver; stop → M more → resume → N + M, no record twice."""
     start = datetime.now(UTC) - timedelta(minutes=30)
-    first, second = _orders(600, start, seed=11), _orders(400, start + timedelta(minutes=10), seed=12)
-    harness.produce(_encode(first) + BAD)
+    first, second = orders(600, start, seed=11), orders(400, start + timedelta(minutes=10), seed=12)
+    harness.produce(encode(first) + BAD)
     meta = harness.submit().asset_materializations_for_node("bronze__spark")[0].metadata
     assert meta["already_running"].value is False and meta["spark_status"].value == "running"
 
     lines = harness.wait_for_lines(_sink(harness), len(first), WAIT)
     assert sorted(line["event_id"] for line in lines) == sorted(e["event_id"] for e in first)
-    payloads = {e["event_id"]: payload for e, payload in zip(first, _encode(first))}
+    payloads = {e["event_id"]: payload for e, payload in zip(first, encode(first))}
     max_bytes = int(setting("BRONZE_MAX_MESSAGE_BYTES"))
     for line in lines:  # the bronze path's line for the same record, but for the time it was processed
         bronze = bronze_outcome(TopicSpec(harness.topic, "json", "orders"), payloads[line["event_id"]], max_bytes,
@@ -77,11 +69,11 @@ def test_sink_holds_n_exactly_once_quarantines_the_bad_and_resumes_n_plus_m(harn
 
     assert harness.control("spark_stop").success
     assert harness.row().status == "stopped"
-    harness.produce(_encode(second))
+    harness.produce(encode(second))
     assert harness.control("spark_resume").success
     lines = harness.wait_for_lines(_sink(harness), len(first) + len(second), WAIT)
     assert len(lines) == len(first) + len(second)
-    assert len(set(_offsets(lines))) == len(lines), "a Kafka record landed twice"
+    assert len(set(offsets(lines))) == len(lines), "a Kafka record landed twice"
     assert sorted(line["event_id"] for line in lines) == sorted(e["event_id"] for e in first + second)
     assert len(harness.wait_for_lines(f"bronze/spark_quarantine/{harness.topic}/", len(BAD), WAIT)) == len(BAD)
 
@@ -91,7 +83,7 @@ def test_a_failed_query_turns_the_sensor_red_with_sparks_exception(harness):
     tick fails with Spark's exception (Postgres' words)."""
     with harness.postgres.connect() as conn:
         conn.execute("DROP TABLE app.orders_per_minute_spark CASCADE")  # and the engines view
-    harness.produce(_encode(_orders(300, datetime.now(UTC) - timedelta(minutes=10), seed=13)))
+    harness.produce(encode(orders(300, datetime.now(UTC) - timedelta(minutes=10), seed=13)))
     harness.submit(ORDERS_PER_MINUTE)
     row = harness.wait_for_status(ORDERS_PER_MINUTE, "failed", WAIT)
     assert "orders_per_minute_spark" in row.error and harness.postgres.url not in row.error

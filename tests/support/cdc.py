@@ -34,7 +34,7 @@ from resources.cdc_source import CdcSourceResource
 from resources.kafka_connect import KafkaConnectResource
 from resources.models import ModelSettings
 from resources.settings import setting
-from tests.bronze_harness import BronzeHarness
+from tests.support.bronze import BronzeHarness
 
 ASSET_OP = "cdc__shop_orders_connector"
 CHECK_OP = "cdc__shop_orders_connector_slot_retained_wal"

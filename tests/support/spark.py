@@ -12,7 +12,7 @@ from assets.spark.state import QueryRow, desire_stop, get
 from orchestration.spark import START_JOBS, spark_definitions, spark_queries_sensor
 from resources.definitions import platform_resources
 from resources.spark import spark_resource
-from tests.flink_harness import FlinkHarness
+from tests.support.flink import FlinkHarness
 
 
 @dataclass
