@@ -1,5 +1,5 @@
 # Thin aliases for the README's commands.
-.PHONY: dev test test-unit up down status
+.PHONY: dev test test-unit lint up down status
 dev:
 	bash infra/dev.sh
 test:
@@ -12,3 +12,5 @@ status:
 	.venv/bin/lakehouse status
 test-unit:  # the tests that need no service and no browser, in seconds
 	.venv/bin/python -m pytest -m "not stack and not browser" -q
+lint:  # what infra/test.sh checks first
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .

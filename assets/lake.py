@@ -1,4 +1,5 @@
 """Every asset of the lake, built from configuration."""
+
 from __future__ import annotations
 
 from assets.bronze import TopicSpec, build_bronze_asset, configured_topics, kafka_topic_spec

@@ -4,6 +4,7 @@ Writers register objects under one advisory lock, so ids become visible in incre
 has read up to id N never finds a smaller id appearing later. Models read `id > N` of their input dataset
 instead of listing the object store, so a run's cost does not grow with the lake's history.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,15 +29,18 @@ def register(cur: psycopg.Cursor, dataset: str, objects: list[tuple[str, int, in
     if not objects:
         return
     cur.execute("SELECT pg_advisory_xact_lock(%s)", [REGISTRY_LOCK])
-    cur.executemany("INSERT INTO lakehouse_state.lake_objects (dataset, key, records, bytes) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
-                    [(dataset, key, records, size) for key, records, size in objects])
+    cur.executemany(
+        "INSERT INTO lakehouse_state.lake_objects (dataset, key, records, bytes) "
+        "VALUES (%s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
+        [(dataset, key, records, size) for key, records, size in objects],
+    )
 
 
 def last_read(conn: psycopg.Connection, model: str, dataset: str) -> int:
     """The id up to which `model` has read `dataset` (0 before its first batch)."""
-    row = conn.execute("SELECT last_id FROM lakehouse_state.model_inputs WHERE model = %s AND dataset = %s",
-                       [model, dataset]).fetchone()
+    row = conn.execute(
+        "SELECT last_id FROM lakehouse_state.model_inputs WHERE model = %s AND dataset = %s", [model, dataset]
+    ).fetchone()
     return row[0] if row else 0
 
 
@@ -45,7 +49,9 @@ def unread(conn: psycopg.Connection, dataset: str, after: int, max_objects: int,
     `max_bytes` (always at least one, so a single large object cannot stall its reader)."""
     rows = conn.execute(
         "SELECT id, key, records, bytes, sum(bytes) OVER (ORDER BY id) AS running FROM lakehouse_state.lake_objects "
-        "WHERE dataset = %s AND id > %s ORDER BY id LIMIT %s", [dataset, after, max_objects]).fetchall()
+        "WHERE dataset = %s AND id > %s ORDER BY id LIMIT %s",
+        [dataset, after, max_objects],
+    ).fetchall()
     if not rows:
         return []
     picked = [LakeObject(i, k, r, b) for i, k, r, b, running in rows if running <= max_bytes]
@@ -54,13 +60,18 @@ def unread(conn: psycopg.Connection, dataset: str, after: int, max_objects: int,
 
 def backlog(conn: psycopg.Connection, dataset: str, after: int) -> tuple[int, int]:
     """Objects and bytes of `dataset` after id `after`: what a reader still has to read."""
-    count, size = conn.execute("SELECT count(*), coalesce(sum(bytes), 0) FROM lakehouse_state.lake_objects "
-                               "WHERE dataset = %s AND id > %s", [dataset, after]).fetchone()
+    count, size = conn.execute(
+        "SELECT count(*), coalesce(sum(bytes), 0) FROM lakehouse_state.lake_objects WHERE dataset = %s AND id > %s",
+        [dataset, after],
+    ).fetchone()
     return count, int(size)
 
 
 def mark_read(cur: psycopg.Cursor, model: str, dataset: str, last_id: int) -> None:
     """Record inside the caller's transaction that `model` has read `dataset` up to `last_id`."""
-    cur.execute("INSERT INTO lakehouse_state.model_inputs (model, dataset, last_id) VALUES (%s, %s, %s) "
-                "ON CONFLICT (model, dataset) DO UPDATE SET last_id = greatest(model_inputs.last_id, EXCLUDED.last_id), "
-                "updated_at = now()", [model, dataset, last_id])
+    cur.execute(
+        "INSERT INTO lakehouse_state.model_inputs (model, dataset, last_id) VALUES (%s, %s, %s) "
+        "ON CONFLICT (model, dataset) DO UPDATE SET last_id = greatest(model_inputs.last_id, EXCLUDED.last_id), "
+        "updated_at = now()",
+        [model, dataset, last_id],
+    )

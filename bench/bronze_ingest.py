@@ -7,6 +7,7 @@ Besides the sensor-and-runs figure, it times `ingest_batch` in one process per c
 microseconds per record, with the CPU of merely reading the records from Kafka printed as the floor.
 Needs the stack (`lakehouse up`). Prints figures; asserts nothing about time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,11 @@ def make_backlog(topic: str, events: int) -> float:
 def kcat_rate(topic: str, events: int, bootstrap: str) -> float:
     """Records/s of `kcat -C -e` reading the whole topic to /dev/null."""
     t0 = time.monotonic()
-    subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q"],
-                   stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(
+        ["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q"],
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
     return events / (time.monotonic() - t0)
 
 
@@ -60,19 +64,36 @@ def core_phase(topic: str, bucket: str, batch_records: int) -> dict:
 
     res = resources_of_tree()
     main = res["object_store"]
-    store = ObjectStoreResource(endpoint=main.endpoint, access_key=main.access_key, secret_key=main.secret_key,
-                                bucket=bucket, region=main.region)
+    store = ObjectStoreResource(
+        endpoint=main.endpoint,
+        access_key=main.access_key,
+        secret_key=main.secret_key,
+        bucket=bucket,
+        region=main.region,
+    )
     batches = _slices(res["kafka"], topic, batch_records)
     read_cpu = _read_only(res["kafka"], topic, batches)
     cpu0, wall0, records, written = time.process_time(), time.monotonic(), 0, 0
     for ranges in batches:
-        result = ingest_batch(res["kafka"], store, Spec(topic, "json", "orders"), ranges, max_bytes=64 << 20,
-                              max_message_bytes=1 << 20, commit_group=False)
+        result = ingest_batch(
+            res["kafka"],
+            store,
+            Spec(topic, "json", "orders"),
+            ranges,
+            max_bytes=64 << 20,
+            max_message_bytes=1 << 20,
+            commit_group=False,
+        )
         records += result.landed + result.quarantined
         written += sum(o["bytes"] for o in result.objects)
-    return {"records": records, "cpu_s": time.process_time() - cpu0, "wall_s": time.monotonic() - wall0,
-            "read_cpu_s": read_cpu, "bytes_written": written,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "records": records,
+        "cpu_s": time.process_time() - cpu0,
+        "wall_s": time.monotonic() - wall0,
+        "read_cpu_s": read_cpu,
+        "bytes_written": written,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def _slices(kafka, topic: str, size: int) -> list[dict[int, tuple[int, int]]]:
@@ -81,13 +102,17 @@ def _slices(kafka, topic: str, size: int) -> list[dict[int, tuple[int, int]]]:
 
     consumer = kafka.consumer()
     try:
-        marks = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-                 for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions}
+        marks = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        }
     finally:
         consumer.close()
     per_partition = max(1, size // len(marks))
-    return [{p: (start, min(start + per_partition, high)) for p, (low, high) in marks.items()
-             if start < high} for start in range(0, max(h for _, h in marks.values()), per_partition)]
+    return [
+        {p: (start, min(start + per_partition, high)) for p, (low, high) in marks.items() if start < high}
+        for start in range(0, max(h for _, h in marks.values()), per_partition)
+    ]
 
 
 def _read_only(kafka, topic: str, batches: list[dict[int, tuple[int, int]]]) -> float:
@@ -118,9 +143,25 @@ def core_figures(topic: str, trees: list[Path], batch_records: int) -> list[tupl
         bucket = f"bench-core-{uuid.uuid4().hex[:8]}"
         s3.create_bucket(Bucket=bucket)
         try:
-            child = subprocess.run([sys.executable, __file__, "--phase", "core", "--topic", topic, "--bucket", bucket,
-                                    "--batch-records", str(batch_records), "--code", str(tree)],
-                                   capture_output=True, text=True, check=True)
+            child = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--phase",
+                    "core",
+                    "--topic",
+                    topic,
+                    "--bucket",
+                    bucket,
+                    "--batch-records",
+                    str(batch_records),
+                    "--code",
+                    str(tree),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             figures.append((tree, json.loads(child.stdout.strip().splitlines()[-1])))
         finally:
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -137,10 +178,13 @@ def _run_one(topic: str, request) -> dict:
     harness = BronzeHarness(TopicSpec(topic, "json", "orders"), DagsterInstance.ephemeral())
     result = harness.run(request)
     meta = result.asset_materializations_for_node(harness.asset.op.name)[0].metadata
-    return {"records": meta["records_landed"].value + meta["records_quarantined"].value,
-            "bytes": meta["bytes_read"].value, "objects": len(meta["objects"].value),
-            "seconds": meta["duration_s"].value,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "records": meta["records_landed"].value + meta["records_quarantined"].value,
+        "bytes": meta["bytes_read"].value,
+        "objects": len(meta["objects"].value),
+        "seconds": meta["duration_s"].value,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def bronze_phase(topic: str, concurrency: int) -> dict:
@@ -158,9 +202,12 @@ def bronze_phase(topic: str, concurrency: int) -> dict:
     with ProcessPoolExecutor(max_workers=concurrency) as pool:
         runs = list(pool.map(_run_one, [topic] * len(requests), requests))
     return {
-        "seconds": time.monotonic() - t0, "runs": len(runs),
-        "records": sum(r["records"] for r in runs), "bytes": sum(r["bytes"] for r in runs),
-        "objects": sum(r["objects"] for r in runs), "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "seconds": time.monotonic() - t0,
+        "runs": len(runs),
+        "records": sum(r["records"] for r in runs),
+        "bytes": sum(r["bytes"] for r in runs),
+        "objects": sum(r["objects"] for r in runs),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
         "run_seconds": sum(r["seconds"] for r in runs),
     }
 
@@ -170,8 +217,13 @@ def per_message_phase(topic: str, count: int) -> float:
     res = platform_resources()
     store = res["object_store"]
     s3 = store.client()
-    consumer = Consumer({"bootstrap.servers": res["kafka"].bootstrap_servers, "group.id": f"bench-{uuid.uuid4()}",
-                         "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": res["kafka"].bootstrap_servers,
+            "group.id": f"bench-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+        }
+    )
     consumer.subscribe([topic])
     done, t0 = 0, time.monotonic()
     while done < count:
@@ -192,8 +244,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--slice", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=2, help="runs at a time (the machine has 2 cores)")
-    parser.add_argument("--compare", type=Path, action="append", default=[],
-                        help="another checkout whose ingest_batch is timed beside this one's (repeatable)")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        action="append",
+        default=[],
+        help="another checkout whose ingest_batch is timed beside this one's (repeatable)",
+    )
     parser.add_argument("--batch-records", type=int, default=100_000, help="records per ingest_batch call")
     parser.add_argument("--core-only", action="store_true", help="skip the sensor-and-runs and per-message phases")
     parser.add_argument("--phase", choices=("bronze", "core"), help=argparse.SUPPRESS)
@@ -226,33 +283,47 @@ def main() -> None:
 
 def print_core(topic: str, trees: list[Path], batch_records: int) -> None:
     """`ingest_batch` of each code tree on the topic, one line per tree."""
-    print(f"ingest_batch in one process, {batch_records:,} records per call (CPU includes librdkafka's threads; "
-          "'read' is the CPU of merely reading the records, 'transform+write' the rest):")
-    print(f"  {'code tree':<28} {'wall us/rec':>11} {'CPU us/rec':>10} {'read':>6} {'transform+write':>15} "
-          f"{'records/s per core':>18} {'MB written':>10} {'peak RSS MB':>11}")
+    print(
+        f"ingest_batch in one process, {batch_records:,} records per call (CPU includes librdkafka's threads; "
+        "'read' is the CPU of merely reading the records, 'transform+write' the rest):"
+    )
+    print(
+        f"  {'code tree':<28} {'wall us/rec':>11} {'CPU us/rec':>10} {'read':>6} {'transform+write':>15} "
+        f"{'records/s per core':>18} {'MB written':>10} {'peak RSS MB':>11}"
+    )
     for tree, fig in core_figures(topic, trees, batch_records):
         n = fig["records"]
         cpu, read = fig["cpu_s"] / n * 1e6, fig["read_cpu_s"] / n * 1e6
-        print(f"  {str(tree):<28} {fig['wall_s'] / n * 1e6:>11.2f} {cpu:>10.2f} {read:>6.2f} {cpu - read:>15.2f} "
-              f"{1e6 / cpu:>18,.0f} {fig['bytes_written'] / 1e6:>10.1f} {fig['peak_rss_mb']:>11.0f}")
+        print(
+            f"  {str(tree):<28} {fig['wall_s'] / n * 1e6:>11.2f} {cpu:>10.2f} {read:>6.2f} {cpu - read:>15.2f} "
+            f"{1e6 / cpu:>18,.0f} {fig['bytes_written'] / 1e6:>10.1f} {fig['peak_rss_mb']:>11.0f}"
+        )
 
 
 def print_runs(topic: str, args: argparse.Namespace, kcat: float) -> None:
     """The sensor and its runs, then the lab's per-message script, beside kcat."""
-    child = subprocess.run([sys.executable, __file__, "--phase", "bronze", "--topic", topic,
-                            "--concurrency", str(args.concurrency)],
-                           capture_output=True, text=True, check=True)
+    child = subprocess.run(
+        [sys.executable, __file__, "--phase", "bronze", "--topic", topic, "--concurrency", str(args.concurrency)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     bronze = json.loads(child.stdout.strip().splitlines()[-1])
     rate = bronze["records"] / bronze["seconds"]
-    print(f"bronze (sensor + {bronze['runs']} runs, {args.concurrency} at a time): "
-          f"{bronze['records']:,} records in {bronze['seconds']:.1f}s = "
-          f"{rate:,.0f} records/s, {bronze['bytes'] / bronze['seconds'] / 1e6:.1f} MB/s, "
-          f"{bronze['objects']} objects, peak RSS of a run {bronze['peak_rss_mb']:.0f} MB "
-          f"(time inside runs {bronze['run_seconds']:.1f}s)")
+    print(
+        f"bronze (sensor + {bronze['runs']} runs, {args.concurrency} at a time): "
+        f"{bronze['records']:,} records in {bronze['seconds']:.1f}s = "
+        f"{rate:,.0f} records/s, {bronze['bytes'] / bronze['seconds'] / 1e6:.1f} MB/s, "
+        f"{bronze['objects']} objects, peak RSS of a run {bronze['peak_rss_mb']:.0f} MB "
+        f"(time inside runs {bronze['run_seconds']:.1f}s)"
+    )
     per_message = per_message_phase(topic, args.slice)
-    print(f"(b) lab's one-object-per-message script on {args.slice:,} events: {per_message:,.0f} records/s "
-          f"-> {args.events / per_message / 60:.1f} min for {args.events:,} (extrapolated)")
+    print(
+        f"(b) lab's one-object-per-message script on {args.slice:,} events: {per_message:,.0f} records/s "
+        f"-> {args.events / per_message / 60:.1f} min for {args.events:,} (extrapolated)"
+    )
     print(f"ratios: bronze/kcat = {rate / kcat:.2f}   bronze/per-message = {rate / per_message:.0f}x")
+
 
 if __name__ == "__main__":
     main()

@@ -15,6 +15,7 @@ over the rows (and deletes) whose last change was committed during the run. Both
 --restart-worker stops and starts the worker to time it: only on a stack nobody else uses. Prints figures; asserts
 nothing about time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,11 @@ from tests.support.dagster_dev import isolated_platform_env, private_dagster  # 
 
 CDC_TOPIC = "dbserver1.app.orders"
 # The mirror's rows and deletes whose last change was committed in [%(began)s, %(ended)s]: lag in seconds.
-MIRROR_LAGS = ("SELECT extract(epoch FROM applied_at - committed_at) FROM (SELECT applied_at, committed_at FROM "
-               "app.orders_cdc UNION ALL SELECT applied_at, committed_at FROM app.orders_cdc_deletes) applied "
-               "WHERE committed_at BETWEEN %(began)s AND %(ended)s")
+MIRROR_LAGS = (
+    "SELECT extract(epoch FROM applied_at - committed_at) FROM (SELECT applied_at, committed_at FROM "
+    "app.orders_cdc UNION ALL SELECT applied_at, committed_at FROM app.orders_cdc_deletes) applied "
+    "WHERE committed_at BETWEEN %(began)s AND %(ended)s"
+)
 
 
 def rss_mib(pid: int) -> dict[str, float]:
@@ -70,8 +73,15 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure(harness: CdcHarness, rate: float, seconds: float) -> dict[str, object]:
     """Run the application at `rate` changes/s for `seconds` while a consumer times each change's arrival."""
-    consumer = Consumer({"bootstrap.servers": harness.cfg.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "fetch.wait.max.ms": 10, "log_level": 0})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": harness.cfg.kafka_bootstrap,
+            "group.id": f"bench-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 10,
+            "log_level": 0,
+        }
+    )
     partition = TopicPartition(harness.topic, 0)
     _, partition.offset = consumer.get_watermark_offsets(partition, timeout=10)
     consumer.assign([partition])
@@ -81,8 +91,9 @@ def measure(harness: CdcHarness, rate: float, seconds: float) -> dict[str, objec
 
     def write() -> None:
         try:
-            report["app"] = run(shop_conninfo(harness.cfg.pg_url, harness.dbname),
-                                AppSpec(rate=rate, duration=seconds, seed=int(rate)))
+            report["app"] = run(
+                shop_conninfo(harness.cfg.pg_url, harness.dbname), AppSpec(rate=rate, duration=seconds, seed=int(rate))
+            )
         finally:
             done.set()
 
@@ -102,9 +113,15 @@ def measure(harness: CdcHarness, rate: float, seconds: float) -> dict[str, objec
         raise RuntimeError("the application failed: see its traceback above")
     app = report["app"]
     changes = sum(app.counts[k] for k in ("inserts", "updates", "deletes"))
-    return {"target_rate": rate, "achieved_rate": round(changes / app.elapsed, 1), "changes": changes,
-            "records_timed": len(lags), "lag_p50_ms": round(statistics.median(lags)),
-            "lag_p95_ms": round(percentile(lags, 0.95)), "lag_max_ms": round(max(lags))}
+    return {
+        "target_rate": rate,
+        "achieved_rate": round(changes / app.elapsed, 1),
+        "changes": changes,
+        "records_timed": len(lags),
+        "lag_p50_ms": round(statistics.median(lags)),
+        "lag_p95_ms": round(percentile(lags, 0.95)),
+        "lag_max_ms": round(max(lags)),
+    }
 
 
 def mirror_caught_up(lake_url: str, shop_url: str, timeout: float) -> float:
@@ -115,8 +132,10 @@ def mirror_caught_up(lake_url: str, shop_url: str, timeout: float) -> float:
         newest = shop.execute("SELECT max(updated_at) FROM app.orders").fetchone()[0]
     while time.monotonic() - began < timeout:
         with psycopg.connect(lake_url) as lake:
-            mirrored = lake.execute("SELECT greatest((SELECT max(committed_at) FROM app.orders_cdc), "
-                                    "(SELECT max(committed_at) FROM app.orders_cdc_deletes))").fetchone()[0]
+            mirrored = lake.execute(
+                "SELECT greatest((SELECT max(committed_at) FROM app.orders_cdc), "
+                "(SELECT max(committed_at) FROM app.orders_cdc_deletes))"
+            ).fetchone()[0]
         if newest is None or (mirrored is not None and mirrored >= newest.replace(microsecond=0)):
             return round(time.monotonic() - began, 1)
         time.sleep(1)
@@ -132,10 +151,16 @@ def measure_mirror(lake_url: str, shop_url: str, rate: float, seconds: float) ->
     with psycopg.connect(lake_url) as lake:
         lags = [float(row[0]) for row in lake.execute(MIRROR_LAGS, {"began": began, "ended": ended}).fetchall()]
     changes = sum(app.counts[k] for k in ("inserts", "updates", "deletes"))
-    return {"target_rate": rate, "achieved_rate": round(changes / app.elapsed, 1), "changes": changes,
-            "rows_timed": len(lags), "caught_up_after_run_s": waited,
-            "lag_p50_s": round(statistics.median(lags), 2), "lag_p95_s": round(percentile(lags, 0.95), 2),
-            "lag_max_s": round(max(lags), 2)}
+    return {
+        "target_rate": rate,
+        "achieved_rate": round(changes / app.elapsed, 1),
+        "changes": changes,
+        "rows_timed": len(lags),
+        "caught_up_after_run_s": waited,
+        "lag_p50_s": round(statistics.median(lags), 2),
+        "lag_p95_s": round(percentile(lags, 0.95), 2),
+        "lag_max_s": round(max(lags), 2),
+    }
 
 
 def mirror_phase(cfg: StackConfig, rates: list[float], seconds: float) -> list[dict[str, object]]:
@@ -143,15 +168,22 @@ def mirror_phase(cfg: StackConfig, rates: list[float], seconds: float) -> list[d
     configured = platform_resources()
     resources = {name: configured[name].process_config_and_initialize() for name in ("object_store", "postgres")}
     shop_url = shop_conninfo(cfg.pg_url)
-    with sandbox(cfg, resources["object_store"], resources["postgres"], prefix="bench_cdc") as (store, lake), \
-            private_dagster(cfg, env=isolated_platform_env(f"{CDC_TOPIC}:json:debezium", store.bucket, lake.url,
-                                                           resources["postgres"].url)) as dagster:
+    with (
+        sandbox(cfg, resources["object_store"], resources["postgres"], prefix="bench_cdc") as (store, lake),
+        private_dagster(
+            cfg,
+            env=isolated_platform_env(f"{CDC_TOPIC}:json:debezium", store.bucket, lake.url, resources["postgres"].url),
+        ) as dagster,
+    ):
         started = time.monotonic()
         dagster.start()
         run(shop_url, AppSpec(rate=0, count=1, seed=0))  # once the connector runs, this change ends the backlog
         warm = mirror_caught_up(lake.url, shop_url, timeout=900)
-        print(f"dagster dev up and the mirror caught up with {CDC_TOPIC} in {time.monotonic() - started:.0f}s "
-              f"({warm:.0f}s after the first change)", file=sys.stderr)
+        print(
+            f"dagster dev up and the mirror caught up with {CDC_TOPIC} in {time.monotonic() - started:.0f}s "
+            f"({warm:.0f}s after the first change)",
+            file=sys.stderr,
+        )
         return [measure_mirror(lake.url, shop_url, rate, seconds) for rate in rates]
 
 

@@ -9,6 +9,7 @@ marker is counted (bench/realtime.py does the same under a `dagster dev` of its 
 at its next refresh (every 30 s) after that. Prints figures; asserts nothing. The markers stay in app.orders
 (amount 0.01).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,11 @@ def main() -> None:
     args = parser.parse_args()
     seen = latency(_resources(), args.events, args.spacing, args.timeout)
     if seen:
-        print(f"{len(seen)}/{args.events} markers seen: min {min(seen):.1f} s, median {statistics.median(seen):.1f} s, "
-              f"p95 {percentile(seen, 0.95):.1f} s, max {max(seen):.1f} s (plus up to 30 s until an open dashboard "
-              "refreshes)")
+        print(
+            f"{len(seen)}/{args.events} markers seen: min {min(seen):.1f} s, median {statistics.median(seen):.1f} s, "
+            f"p95 {percentile(seen, 0.95):.1f} s, max {max(seen):.1f} s (plus up to 30 s until an open dashboard "
+            "refreshes)"
+        )
     if len(seen) < args.events:
         print(f"{args.events - len(seen)} marker(s) not seen within {args.timeout:.0f} s")
 

@@ -9,6 +9,7 @@ between the first and the last record read), the wall rate (submission until eve
 visible), and the TaskManager's CPU time per record (its JVM's CPU-time metric: a figure a busy machine
 disturbs less than the rates). Prints figures; asserts nothing about time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -46,7 +47,7 @@ class CommittedLines:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.store.bucket, Prefix=self.prefix):
             for obj in page.get("Contents", []):
                 key = obj["Key"]
-                hidden = any(part.startswith((".", "_")) for part in key[len(self.prefix):].split("/"))
+                hidden = any(part.startswith((".", "_")) for part in key[len(self.prefix) :].split("/"))
                 if key not in self.counted and not hidden:  # markers, in-progress files, Spark's _temporary/
                     body = s3.get_object(Bucket=self.store.bucket, Key=key)["Body"].read()
                     self.counted[key] = body.count(b"\n")
@@ -65,8 +66,11 @@ def source_counter(flink: FlinkResource, job_id: str) -> Callable[[], float]:
 
     def read() -> float:
         if not names:  # the source operator's metrics appear once its subtasks run
-            names.extend(n for n in flink.vertex_metric_names(job_id, source["id"])
-                         if n.startswith("Source__") and n.endswith(".numRecordsOut"))
+            names.extend(
+                n
+                for n in flink.vertex_metric_names(job_id, source["id"])
+                if n.startswith("Source__") and n.endswith(".numRecordsOut")
+            )
         return sum(flink.vertex_metrics(job_id, source["id"], names).values())
 
     return read
@@ -74,8 +78,9 @@ def source_counter(flink: FlinkResource, job_id: str) -> Callable[[], float]:
 
 def flink_phase(topic: str, events: int, parallelism: int, clients: PipelineClients) -> dict:
     """Submit the pipeline on the backlog; time it by Flink's source counter and by committed output."""
-    config = FlinkPipelineConfig(topic=topic, job_name=f"bench-{topic}-p{parallelism}", checkpoint_interval="5s",
-                                 parallelism=parallelism)
+    config = FlinkPipelineConfig(
+        topic=topic, job_name=f"bench-{topic}-p{parallelism}", checkpoint_interval="5s", parallelism=parallelism
+    )
     cpu0, t0 = taskmanager_cpu_seconds(clients.flink), time.monotonic()
     job_id = submit(KAFKA_TO_MINIO, config, clients, lambda msg: print(msg, file=sys.stderr)).job_id
     submitted = time.monotonic()
@@ -100,23 +105,43 @@ def flink_phase(topic: str, events: int, parallelism: int, clients: PipelineClie
     return {
         "submit_seconds": submitted - t0,
         "own_rate": (events - first_read[1]) / max(all_read - first_read[0], 1e-3),
-        "wall_seconds": done - t0, "landed": landed, "cpu_us_per_record": cpu / events * 1e6,
+        "wall_seconds": done - t0,
+        "landed": landed,
+        "cpu_us_per_record": cpu / events * 1e6,
         "commit_lag_seconds": done - all_read,
     }
 
 
 def bronze_phase(topic: str) -> dict:
     """The bronze path on the same topic, as bench/bronze_ingest.py runs it (sensor + runs, 2 at a time)."""
-    child = subprocess.run([sys.executable, str(Path(__file__).with_name("bronze_ingest.py")), "--phase", "bronze",
-                            "--topic", topic, "--concurrency", "2"], capture_output=True, text=True, check=True)
+    child = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("bronze_ingest.py")),
+            "--phase",
+            "bronze",
+            "--topic",
+            topic,
+            "--concurrency",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--parallelism", type=int, nargs="+", default=[1, 3],
-                        help="Flink parallelism of each run (the topic has 3 partitions)")
+    parser.add_argument(
+        "--parallelism",
+        type=int,
+        nargs="+",
+        default=[1, 3],
+        help="Flink parallelism of each run (the topic has 3 partitions)",
+    )
     parser.add_argument("--no-bronze", action="store_true", help="skip the bronze micro-batch phase")
     args = parser.parse_args()
     topic = f"bench-orders-{uuid.uuid4().hex[:6]}"
@@ -125,29 +150,37 @@ def main() -> None:
     postgres = PostgresResource(url=setting("PG_URL"))  # the URL itself: the sandbox derives its own from it
     t0 = time.monotonic()
     make_backlog(topic, args.events)
-    print(f"backlog: {args.events:,} events on {topic} (3 partitions) in {time.monotonic() - t0:.1f}s "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print(
+        f"backlog: {args.events:,} events on {topic} (3 partitions) in {time.monotonic() - t0:.1f}s "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+    )
     rates = {}
     for parallelism in args.parallelism:
         with sandbox(StackConfig.from_env(), res["object_store"], postgres, prefix="bench") as (store, pg):
             clients = PipelineClients(res["flink"], pg, store, res["kafka"].bootstrap_servers)
             flink = flink_phase(topic, args.events, parallelism, clients)
         rates[parallelism] = (args.events / flink["wall_seconds"], flink["own_rate"])
-        print(f"flink parallelism {parallelism} (checkpoints every 5 s): submitted and first checkpoint in "
-              f"{flink['submit_seconds']:.1f}s; {flink['own_rate']:,.0f} records/s by its source counter; "
-              f"{flink['landed']:,} records committed in {flink['wall_seconds']:.1f}s = {rates[parallelism][0]:,.0f} "
-              f"records/s wall (the last committed {flink['commit_lag_seconds']:.1f}s after the last read); "
-              f"TaskManager {flink['cpu_us_per_record']:.1f} CPU-us per record "
-              f"(load average {os.getloadavg()[0]:.1f})")
+        print(
+            f"flink parallelism {parallelism} (checkpoints every 5 s): submitted and first checkpoint in "
+            f"{flink['submit_seconds']:.1f}s; {flink['own_rate']:,.0f} records/s by its source counter; "
+            f"{flink['landed']:,} records committed in {flink['wall_seconds']:.1f}s = {rates[parallelism][0]:,.0f} "
+            f"records/s wall (the last committed {flink['commit_lag_seconds']:.1f}s after the last read); "
+            f"TaskManager {flink['cpu_us_per_record']:.1f} CPU-us per record "
+            f"(load average {os.getloadavg()[0]:.1f})"
+        )
     if args.no_bronze:
         return
     bronze = bronze_phase(topic)
     bronze_rate = bronze["records"] / bronze["seconds"]
-    print(f"bronze (sensor + {bronze['runs']} runs, 2 at a time): {bronze['records']:,} records in "
-          f"{bronze['seconds']:.1f}s = {bronze_rate:,.0f} records/s")
+    print(
+        f"bronze (sensor + {bronze['runs']} runs, 2 at a time): {bronze['records']:,} records in "
+        f"{bronze['seconds']:.1f}s = {bronze_rate:,.0f} records/s"
+    )
     for parallelism, (wall, counter) in rates.items():
-        print(f"ratio flink/bronze at parallelism {parallelism}: {wall / bronze_rate:.2f} (wall), "
-              f"{counter / bronze_rate:.2f} (Flink's counter)")
+        print(
+            f"ratio flink/bronze at parallelism {parallelism}: {wall / bronze_rate:.2f} (wall), "
+            f"{counter / bronze_rate:.2f} (Flink's counter)"
+        )
 
 
 if __name__ == "__main__":

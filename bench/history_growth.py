@@ -11,6 +11,7 @@ lake's registry, already read by the models — and measures the same again, sid
 asserts nothing. The path measured is the sensor's own evaluation and `materialize()` in this process (no
 daemon), so the figures show what history costs, not launch overheads.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,9 @@ def instance_on_postgres(cfg: StackConfig, pg_url: str) -> tuple[DagsterInstance
     with pg.superuser() as conn:
         conn.execute(f'CREATE DATABASE {name} OWNER "{pg.login()["user"]}"')
     home = Path(tempfile.mkdtemp(prefix="bench-history-"))
-    (home / "dagster.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: {pg_url.rsplit('/', 1)[0]}/{name}\n"
-                                       "telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(
+        f"storage:\n  postgres:\n    postgres_url: {pg_url.rsplit('/', 1)[0]}/{name}\ntelemetry:\n  enabled: false\n"
+    )
     return DagsterInstance.from_config(str(home)), name
 
 
@@ -66,8 +68,9 @@ def time_ticks(harness: BronzeHarness, n: int = 5) -> float:
 
 def land_and_model(harness: BronzeHarness, box, resources: dict, batch: int, seed: int) -> tuple[float, float]:
     """Produce `batch` orders, land them (one tick, its runs), then materialize the models: (tick s, models s)."""
-    report = produce(GeneratorSpec(topic=harness.spec.topic, count=batch, rate=0, seed=seed),
-                     resources["kafka"].bootstrap_servers)
+    report = produce(
+        GeneratorSpec(topic=harness.spec.topic, count=batch, rate=0, seed=seed), resources["kafka"].bootstrap_servers
+    )
     assert not report.failed
     t0 = time.perf_counter()
     requests = harness.tick()
@@ -76,11 +79,16 @@ def land_and_model(harness: BronzeHarness, box, resources: dict, batch: int, see
         harness.run(request)
     store, postgres = box
     with postgres.connect() as conn:  # the bench topic stands in for `orders`, the models' source
-        conn.execute("UPDATE lakehouse_state.lake_objects SET dataset = 'bronze/orders' WHERE dataset = %s",
-                     [f"bronze/{harness.spec.topic}"])
+        conn.execute(
+            "UPDATE lakehouse_state.lake_objects SET dataset = 'bronze/orders' WHERE dataset = %s",
+            [f"bronze/{harness.spec.topic}"],
+        )
     t0 = time.perf_counter()
-    result = materialize(model_assets(), instance=harness.instance, resources={
-        "object_store": store, "postgres": postgres, "model_settings": resources["model_settings"]})
+    result = materialize(
+        model_assets(),
+        instance=harness.instance,
+        resources={"object_store": store, "postgres": postgres, "model_settings": resources["model_settings"]},
+    )
     assert result.success
     return tick, time.perf_counter() - t0
 
@@ -93,29 +101,55 @@ def _bulk_runs(instance: DagsterInstance, runs: list[DagsterRun], created: list[
     backfill_column = storage.has_backfill_id_column()  # asked once: Dagster inspects the table on every call
 
     def values(run: DagsterRun, at: datetime) -> dict:
-        return {"run_id": run.run_id, "pipeline_name": run.job_name, "status": run.status.value,
-                "run_body": serialize_value(run), "snapshot_id": None, "partition": None, "partition_set": None,
-                "create_timestamp": at, "update_timestamp": at, **({"backfill_id": None} if backfill_column else {})}
+        return {
+            "run_id": run.run_id,
+            "pipeline_name": run.job_name,
+            "status": run.status.value,
+            "run_body": serialize_value(run),
+            "snapshot_id": None,
+            "partition": None,
+            "partition_set": None,
+            "create_timestamp": at,
+            "update_timestamp": at,
+            **({"backfill_id": None} if backfill_column else {}),
+        }
 
     for start in range(0, len(runs), 1000):
-        chunk = list(zip(runs[start:start + 1000], created[start:start + 1000], strict=True))
+        chunk = list(zip(runs[start : start + 1000], created[start : start + 1000], strict=True))
         with storage.connect() as conn:
             conn.execute(RunsTable.insert(), [values(run, at) for run, at in chunk])
-            conn.execute(RunTagsTable.insert(), [{"run_id": run.run_id, "key": k, "value": v}
-                                                 for run, _ in chunk for k, v in run.tags_for_storage().items()])
+            conn.execute(
+                RunTagsTable.insert(),
+                [
+                    {"run_id": run.run_id, "key": k, "value": v}
+                    for run, _ in chunk
+                    for k, v in run.tags_for_storage().items()
+                ],
+            )
 
 
 def _bulk_materializations(instance: DagsterInstance, events: list[tuple[DagsterRun, AssetKey, dict, float]]) -> None:
     """Store each run's materializations through the event log's batch write (the path Dagster itself batches)."""
-    entries = [EventLogEntry(error_info=None, level=logging.INFO, user_message="", run_id=run.run_id, timestamp=at,
-                             step_key=key.to_python_identifier(), job_name=run.job_name,
-                             dagster_event=DagsterEvent(DagsterEventType.ASSET_MATERIALIZATION.value, run.job_name,
-                                                        event_specific_data=StepMaterializationData(
-                                                            AssetMaterialization(key, metadata=metadata))))
-               for run, key, metadata, at in events]
+    entries = [
+        EventLogEntry(
+            error_info=None,
+            level=logging.INFO,
+            user_message="",
+            run_id=run.run_id,
+            timestamp=at,
+            step_key=key.to_python_identifier(),
+            job_name=run.job_name,
+            dagster_event=DagsterEvent(
+                DagsterEventType.ASSET_MATERIALIZATION.value,
+                run.job_name,
+                event_specific_data=StepMaterializationData(AssetMaterialization(key, metadata=metadata)),
+            ),
+        )
+        for run, key, metadata, at in events
+    ]
     for start in range(0, len(entries), 500):
         by_key: dict[AssetKey, list[EventLogEntry]] = {}
-        for entry in entries[start:start + 500]:
+        for entry in entries[start : start + 500]:
             by_key.setdefault(entry.dagster_event.asset_key, []).append(entry)
         for batch in by_key.values():  # the asset's latest event is the batch's last one
             instance.event_log_storage.store_event_batch(batch)
@@ -130,25 +164,42 @@ def make_history(harness: BronzeHarness, box, bronze_runs: int, models_runs: int
     now = datetime.now(timezone.utc)
     total = bronze_runs + models_runs
     created = [now - timedelta(days=1) + timedelta(days=1) * i / total for i in range(total)]
-    bronze = [DagsterRun(job_name=harness.job.name, run_id=str(uuid.uuid4()), status=DagsterRunStatus.SUCCESS,
-                         run_config={"ops": {op: {"config": {"topic_id": topic_id,
-                                                              "ranges": {"0": [i * 10, i * 10 + 10]}}}}},
-                         tags={"kafka/topic": harness.spec.topic, "kafka/topic_id": topic_id})
-              for i in range(bronze_runs)]
-    models = [DagsterRun(job_name="lake_models", run_id=str(uuid.uuid4()), status=DagsterRunStatus.SUCCESS)
-              for _ in range(models_runs)]
+    bronze = [
+        DagsterRun(
+            job_name=harness.job.name,
+            run_id=str(uuid.uuid4()),
+            status=DagsterRunStatus.SUCCESS,
+            run_config={"ops": {op: {"config": {"topic_id": topic_id, "ranges": {"0": [i * 10, i * 10 + 10]}}}}},
+            tags={"kafka/topic": harness.spec.topic, "kafka/topic_id": topic_id},
+        )
+        for i in range(bronze_runs)
+    ]
+    models = [
+        DagsterRun(job_name="lake_models", run_id=str(uuid.uuid4()), status=DagsterRunStatus.SUCCESS)
+        for _ in range(models_runs)
+    ]
     _bulk_runs(instance, bronze + models, created)
-    events = [(run, harness.asset.key, {"records_landed": 10, "records_quarantined": 0, "bytes_read": 2500},
-               at.timestamp()) for run, at in zip(bronze, created, strict=False)]
-    events += [(run, asset.key, {"rows_written": 10}, at.timestamp())  # each models run materializes every model
-               for run, at in zip(models, created[bronze_runs:], strict=True) for asset in model_assets()]
+    events = [
+        (run, harness.asset.key, {"records_landed": 10, "records_quarantined": 0, "bytes_read": 2500}, at.timestamp())
+        for run, at in zip(bronze, created, strict=False)
+    ]
+    events += [
+        (run, asset.key, {"rows_written": 10}, at.timestamp())  # each models run materializes every model
+        for run, at in zip(models, created[bronze_runs:], strict=True)
+        for asset in model_assets()
+    ]
     _bulk_materializations(instance, events)
     _, postgres = box
     with postgres.connect() as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO lakehouse_state.lake_objects (dataset, key, records, bytes) SELECT 'bronze/orders', "
-                    "'bronze/stream/old/' || g || '.jsonl.zst', 10, 2500 FROM generate_series(1, %s) g", [bronze_runs])
-        cur.execute("UPDATE lakehouse_state.model_inputs SET last_id = (SELECT max(id) FROM "
-                    "lakehouse_state.lake_objects WHERE dataset = 'bronze/orders') WHERE dataset = 'bronze/orders'")
+        cur.execute(
+            "INSERT INTO lakehouse_state.lake_objects (dataset, key, records, bytes) SELECT 'bronze/orders', "
+            "'bronze/stream/old/' || g || '.jsonl.zst', 10, 2500 FROM generate_series(1, %s) g",
+            [bronze_runs],
+        )
+        cur.execute(
+            "UPDATE lakehouse_state.model_inputs SET last_id = (SELECT max(id) FROM "
+            "lakehouse_state.lake_objects WHERE dataset = 'bronze/orders') WHERE dataset = 'bronze/orders'"
+        )
     return time.perf_counter() - t0
 
 
@@ -177,11 +228,21 @@ def main() -> None:
         instance.dispose()
         with stack.service(cfg, "postgres").superuser() as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-    print(f"history generated: {args.bronze_runs:,} bronze runs + {args.models_runs:,} models runs with their "
-          f"materializations, {args.bronze_runs:,} registered objects ({made:.0f} s)")
+    print(
+        f"history generated: {args.bronze_runs:,} bronze runs + {args.models_runs:,} models runs with their "
+        f"materializations, {args.bronze_runs:,} registered objects ({made:.0f} s)"
+    )
     print("| measure | empty history | with history | ratio |\n|---|---|---|---|")
-    for label, a, b in zip(("sensor tick, nothing new (median of 5)", "sensor tick planning a new batch",
-                            f"incremental models run, {args.batch:,} events (materialize)"), empty, grown):
+    for label, a, b in zip(
+        (
+            "sensor tick, nothing new (median of 5)",
+            "sensor tick planning a new batch",
+            f"incremental models run, {args.batch:,} events (materialize)",
+        ),
+        empty,
+        grown,
+        strict=False,
+    ):
         print(f"| {label} | {a:.3f} s | {b:.3f} s | {b / a:.2f} |")
 
 

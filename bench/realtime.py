@@ -17,6 +17,7 @@ processes; the queue and monitoring settings of infra/dagster/dagster.yaml):
 The 10 M-event model build is `bench/windows_build.py`; Flink's figure is `bench/flink_vs_bronze.py`.
 Prints figures; asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,11 @@ from resources.definitions import platform_resources  # noqa: E402
 from tests.support.dagster_dev import DagsterDev, throwaway_database  # noqa: E402
 
 CHART = "Orders by status, last hour"
-PREVIOUS = {"latency": "79 s (one event, quiet), 171–549 s under load", "bronze": "108,183 rec/s in-process; "
-            "10 runs of a backlog: minutes", "small": "7–12 s"}
+PREVIOUS = {
+    "latency": "79 s (one event, quiet), 171–549 s under load",
+    "bronze": "108,183 rec/s in-process; 10 runs of a backlog: minutes",
+    "small": "7–12 s",
+}
 
 
 def _resources() -> dict:
@@ -74,9 +78,15 @@ def latency(resources: dict, markers: int, spacing: float, timeout: float = 300)
     while len(seen) < markers and time.monotonic() < deadline:
         if len(sent) < markers and time.monotonic() >= next_send:
             order_id = f"latency-{uuid.uuid4().hex[:12]}"
-            event = {"event_id": str(uuid.uuid4()), "order_id": order_id, "customer_id": "bench", "status": "created",
-                     "amount": 0.01, "currency": "VND",
-                     "created_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
+            event = {
+                "event_id": str(uuid.uuid4()),
+                "order_id": order_id,
+                "customer_id": "bench",
+                "status": "created",
+                "amount": 0.01,
+                "currency": "VND",
+                "created_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+            }
             producer.produce("orders", key=order_id.encode(), value=json.dumps(event).encode())
             producer.flush(10)
             sent[order_id], next_send = time.monotonic(), time.monotonic() + spacing
@@ -98,19 +108,36 @@ def latency_figures(cfg: StackConfig, resources: dict, markers: int) -> list[tup
         try:
             time.sleep(20)  # the sensors' first ticks catch up with what the topic already holds
             quiet = latency(resources, markers, spacing=3)
-            rows.append(("event → dashboard, quiet: p50 / p95", _p(quiet, markers), "≤ 15 s (p95)",
-                         PREVIOUS["latency"]))
-            generator = subprocess.Popen([str(REPO_ROOT / ".venv" / "bin" / "lakehouse"), "produce", "--topic",
-                                          "orders", "--rate", "1000", "--forever"], stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL)
+            rows.append(
+                ("event → dashboard, quiet: p50 / p95", _p(quiet, markers), "≤ 15 s (p95)", PREVIOUS["latency"])
+            )
+            generator = subprocess.Popen(
+                [
+                    str(REPO_ROOT / ".venv" / "bin" / "lakehouse"),
+                    "produce",
+                    "--topic",
+                    "orders",
+                    "--rate",
+                    "1000",
+                    "--forever",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 time.sleep(20)
                 loaded = latency(resources, markers, spacing=3)
             finally:
                 generator.terminate()
                 generator.wait(30)
-            rows.append(("event → dashboard, generator at 1,000/s: p50 / p95", _p(loaded, markers), "≤ 30 s (p95)",
-                         PREVIOUS["latency"]))
+            rows.append(
+                (
+                    "event → dashboard, generator at 1,000/s: p50 / p95",
+                    _p(loaded, markers),
+                    "≤ 30 s (p95)",
+                    PREVIOUS["latency"],
+                )
+            )
         finally:
             dagster.stop()
     return rows
@@ -132,16 +159,23 @@ def throughput_figures(cfg: StackConfig, resources: dict, backlog: int) -> list[
     try:
         assert not produce(GeneratorSpec(topic=topic, count=backlog, rate=0, seed=5), kafka.bootstrap_servers).failed
         t0 = time.monotonic()
-        subprocess.run(["kcat", "-C", "-b", kafka.bootstrap_servers, "-t", topic, "-e", "-q", "-o", "beginning"],
-                       stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            ["kcat", "-C", "-b", kafka.bootstrap_servers, "-t", topic, "-e", "-q", "-o", "beginning"],
+            stdout=subprocess.DEVNULL,
+            check=True,
+        )
         kcat = backlog / (time.monotonic() - t0)
         topic_id = read_topic_id(kafka, topic)
         high = {p: wm.high for p, wm in read_watermarks(kafka, topic).items()}
-        env = {"BRONZE_TOPICS": f"{topic}:json:orders", "BRONZE_MAX_RECORDS": str(-(-backlog // 3)),
-               "BRONZE_MAX_BYTES": str(512 * 1024 * 1024)}
+        env = {
+            "BRONZE_TOPICS": f"{topic}:json:orders",
+            "BRONZE_MAX_RECORDS": str(-(-backlog // 3)),
+            "BRONZE_MAX_BYTES": str(512 * 1024 * 1024),
+        }
         with throwaway_database(cfg, "bench_dagster") as pg_url:
-            dagster = DagsterDev(Path(f"/tmp/bench-realtime-{uuid.uuid4().hex[:6]}"), pg_url,
-                                 "orchestration.definitions", env=env)
+            dagster = DagsterDev(
+                Path(f"/tmp/bench-realtime-{uuid.uuid4().hex[:6]}"), pg_url, "orchestration.definitions", env=env
+            )
             peak = 0
             try:
                 dagster.start()
@@ -155,8 +189,12 @@ def throughput_figures(cfg: StackConfig, resources: dict, backlog: int) -> list[
             finally:
                 dagster.stop()
         return [
-            (f"bronze, {backlog:,}-event backlog through sensors + run launcher", f"{rate:,.0f} rec/s "
-             f"({len(runs)} runs; kcat ratio {rate / kcat:.2f})", "≥ 250,000 rec/s", PREVIOUS["bronze"]),
+            (
+                f"bronze, {backlog:,}-event backlog through sensors + run launcher",
+                f"{rate:,.0f} rec/s ({len(runs)} runs; kcat ratio {rate / kcat:.2f})",
+                "≥ 250,000 rec/s",
+                PREVIOUS["bronze"],
+            ),
             ("kcat -C -e, same backlog", f"{kcat:,.0f} rec/s", "peer", ""),
             ("peak memory of a run worker", f"{peak:.0f} MB", "≤ 512 MB", "279 MB"),
         ]
@@ -166,8 +204,11 @@ def throughput_figures(cfg: StackConfig, resources: dict, backlog: int) -> list[
 
 def _landed(resources: dict, topic_id: str, high: dict[int, int]) -> bool:
     with resources["postgres"].connect() as conn:
-        rows = dict(conn.execute("SELECT partition, landed_to FROM lakehouse_state.bronze_partitions "
-                                 "WHERE topic_id = %s", [topic_id]).fetchall())
+        rows = dict(
+            conn.execute(
+                "SELECT partition, landed_to FROM lakehouse_state.bronze_partitions WHERE topic_id = %s", [topic_id]
+            ).fetchall()
+        )
     return all(rows.get(p, -1) >= h for p, h in high.items())
 
 
@@ -230,19 +271,35 @@ def small_run_figures(cfg: StackConfig, resources: dict, count: int = 5) -> list
     try:
         for warm in (True, False):
             with throwaway_database(cfg, "bench_dagster") as pg_url:
-                dagster = DagsterDev(Path(f"/tmp/bench-realtime-{uuid.uuid4().hex[:6]}"), pg_url,
-                                     "orchestration.definitions", env={"BRONZE_TOPICS": f"{topic}:json:orders"},
-                                     instance_overrides={"run_launcher": {"config": {"warm_workers": warm}}})
+                dagster = DagsterDev(
+                    Path(f"/tmp/bench-realtime-{uuid.uuid4().hex[:6]}"),
+                    pg_url,
+                    "orchestration.definitions",
+                    env={"BRONZE_TOPICS": f"{topic}:json:orders"},
+                    instance_overrides={"run_launcher": {"config": {"warm_workers": warm}}},
+                )
                 try:
                     dagster.start()
                     runs = _small_runs(dagster, kafka, topic, count)
                 finally:
                     dagster.stop()
             total, start = [r[0] for r in runs], [r[1] for r in runs]
-            text = (f"{statistics.median(total):.1f} s median, {max(total):.1f} s max of {len(runs)} "
-                    f"(start {statistics.median(start):.1f} s)") if runs else "no run finished"
-            rows.append((f"bronze run, 5 records: created → success, {'warm' if warm else 'spawned'} run workers",
-                         text, "≤ 2 s" if warm else "peer", PREVIOUS["small"]))
+            text = (
+                (
+                    f"{statistics.median(total):.1f} s median, {max(total):.1f} s max of {len(runs)} "
+                    f"(start {statistics.median(start):.1f} s)"
+                )
+                if runs
+                else "no run finished"
+            )
+            rows.append(
+                (
+                    f"bronze run, 5 records: created → success, {'warm' if warm else 'spawned'} run workers",
+                    text,
+                    "≤ 2 s" if warm else "peer",
+                    PREVIOUS["small"],
+                )
+            )
     finally:
         admin.delete_topics([topic])
     return rows

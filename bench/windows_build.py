@@ -6,6 +6,7 @@ incremental batch of 10,000 events end to end into Postgres.
 Runs in its own bucket and database (dropped afterwards) on the stack (`lakehouse up`). Bronze is
 written by DuckDB in the exact shape the bronze asset writes. Prints figures; asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,9 @@ from resources.postgres import PostgresResource  # noqa: E402
 STATUSES = "['created', 'paid', 'shipped', 'cancelled']"
 
 
-def write_bronze(store: ObjectStoreResource, postgres: PostgresResource, first: int, count: int, files: int,
-                 start_epoch: int) -> None:
+def write_bronze(
+    store: ObjectStoreResource, postgres: PostgresResource, first: int, count: int, files: int, start_epoch: int
+) -> None:
     """`count` events (10 per second of event time, a little disorder) as `files` bronze objects, registered
     for the models as the bronze asset registers its objects."""
     con = lake_duckdb.connect(store)
@@ -90,19 +92,27 @@ def main() -> None:
         t0 = time.monotonic()
         timings = run_models(runner, models)
         total = time.monotonic() - t0
-        print(f"full build from scratch: {total:.1f}s  (" + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + ")")
+        print(
+            f"full build from scratch: {total:.1f}s  (" + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + ")"
+        )
 
         write_bronze(store, postgres, args.events, args.batch, 1, start_epoch)
         t0 = time.monotonic()
         timings = run_models(runner, models)
         total = time.monotonic() - t0
-        print(f"one incremental batch of {args.batch:,} events end to end: {total:.2f}s  ("
-              + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()) + ")")
+        print(
+            f"one incremental batch of {args.batch:,} events end to end: {total:.2f}s  ("
+            + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
+            + ")"
+        )
         with postgres.connect() as conn:
-            windows, orders = conn.execute("SELECT (SELECT count(*) FROM app.orders_per_minute), "
-                                           "(SELECT count(*) FROM app.orders)").fetchone()
-        print(f"result: {windows:,} 1-minute windows, {orders:,} orders; "
-              f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+            windows, orders = conn.execute(
+                "SELECT (SELECT count(*) FROM app.orders_per_minute), (SELECT count(*) FROM app.orders)"
+            ).fetchone()
+        print(
+            f"result: {windows:,} 1-minute windows, {orders:,} orders; "
+            f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ and then commits several changes in one transaction — the row changes Debezium
 with REPLICA IDENTITY FULL (updates and deletes carry their before-image), a publication of just that table, and
 a CDC role that may log in, replicate, and read that table, and nothing else.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,8 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import psycopg
 from psycopg import sql
@@ -48,8 +49,9 @@ class AppError(RuntimeError):
     """The application cannot run: the message says why."""
 
 
-def prepare_database(admin: Admin, dbname: str, owner: str, cdc_user: str, cdc_password: str,
-                     publication: str = PUBLICATION) -> None:
+def prepare_database(
+    admin: Admin, dbname: str, owner: str, cdc_user: str, cdc_password: str, publication: str = PUBLICATION
+) -> None:
     """Create (idempotently) the CDC role, the database `dbname` owned by `owner`, app.orders with REPLICA
     IDENTITY FULL, its publication, and the role's grants; an existing role gets `cdc_password` again."""
     ident = sql.Identifier
@@ -57,8 +59,11 @@ def prepare_database(admin: Admin, dbname: str, owner: str, cdc_user: str, cdc_p
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (cdc_user,)).fetchone()
         verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
         # LOGIN and REPLICATION are what Debezium needs to open a logical replication stream; no other attribute.
-        conn.execute(sql.SQL("{} ROLE {} LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
-            verb, ident(cdc_user), sql.Literal(cdc_password)))
+        conn.execute(
+            sql.SQL("{} ROLE {} LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                verb, ident(cdc_user), sql.Literal(cdc_password)
+            )
+        )
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(ident(dbname), ident(owner)))
     with admin(dbname) as conn:
@@ -101,8 +106,11 @@ class AppReport:
     def summary(self) -> dict:
         """A JSON-friendly summary: inserts, updates, deletes, transactions, multi_change_transactions."""
         keys = ("inserts", "updates", "deletes", "transactions", "multi_change_transactions")
-        return {**{k: self.counts[k] for k in keys},
-                "changes": sum(self.counts[k] for k in keys[:3]), "elapsed_s": round(self.elapsed, 1)}
+        return {
+            **{k: self.counts[k] for k in keys},
+            "changes": sum(self.counts[k] for k in keys[:3]),
+            "elapsed_s": round(self.elapsed, 1),
+        }
 
 
 class _Shop:
@@ -120,14 +128,14 @@ class _Shop:
         if roll < spec.delete_fraction and (self.closed or self.open):
             oid = self._forget_one()
             # rowcount: another writer may have deleted it first; only what this one changed is reported.
-            report.counts["deletes"] += self.conn.execute("DELETE FROM app.orders WHERE order_id = %s",
-                                                          (oid,)).rowcount
+            report.counts["deletes"] += self.conn.execute("DELETE FROM app.orders WHERE order_id = %s", (oid,)).rowcount
         elif self.open and roll < 0.6:
             idx = self.rng.randrange(len(self.open))
             oid, status = self.open[idx]
             new = "cancelled" if self.rng.random() < 0.1 else NEXT_STATUS[status]
             report.counts["updates"] += self.conn.execute(
-                "UPDATE app.orders SET status = %s, updated_at = now() WHERE order_id = %s", (new, oid)).rowcount
+                "UPDATE app.orders SET status = %s, updated_at = now() WHERE order_id = %s", (new, oid)
+            ).rowcount
             if new in NEXT_STATUS:
                 self.open[idx] = (oid, new)
             else:
@@ -137,8 +145,14 @@ class _Shop:
             oid = f"o-{uuid.uuid4().hex[:12]}"  # new on every run: the table keeps the rows of earlier runs
             self.conn.execute(
                 "INSERT INTO app.orders (order_id, customer_id, status, amount, currency) VALUES (%s, %s, %s, %s, %s)",
-                (oid, f"c-{self.rng.randint(1, 5000):05d}", "created", round(self.rng.uniform(5, 500), 2),
-                 self.rng.choice(CURRENCIES)))
+                (
+                    oid,
+                    f"c-{self.rng.randint(1, 5000):05d}",
+                    "created",
+                    round(self.rng.uniform(5, 500), 2),
+                    self.rng.choice(CURRENCIES),
+                ),
+            )
             self.open.append((oid, "created"))
             report.counts["inserts"] += 1
 
@@ -155,8 +169,9 @@ def run(conninfo: str, spec: AppSpec) -> AppReport:
     try:
         conn = psycopg.connect(conninfo, connect_timeout=10)
     except psycopg.OperationalError as exc:
-        raise AppError(f"the application database is unreachable ({redact(str(exc), [conninfo])}); "
-                       "`lakehouse up` creates it") from None
+        raise AppError(
+            f"the application database is unreachable ({redact(str(exc), [conninfo])}); `lakehouse up` creates it"
+        ) from None
     began = time.monotonic()
     done = 0
     with conn:
@@ -192,11 +207,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--duration", type=float, help="seconds to run (default: until interrupted)")
     group.add_argument("--count", type=int, help="row changes to commit, then stop")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="reproduce a run's mix of changes; order ids are new every run (default: a new seed)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="reproduce a run's mix of changes; order ids are new every run (default: a new seed)",
+    )
     parser.add_argument("--delete-fraction", type=float, default=0.05, help="of the changes, deletes")
-    parser.add_argument("--multi-fraction", type=float, default=0.1,
-                        help="of the transactions, those committing 2 to 5 changes at once")
+    parser.add_argument(
+        "--multi-fraction", type=float, default=0.1, help="of the transactions, those committing 2 to 5 changes at once"
+    )
     parser.set_defaults(func=_cmd_app)
 
 
@@ -206,8 +226,14 @@ def _cmd_app(cfg, args: argparse.Namespace) -> int:
             raise SystemExit(f"--{name.replace('_', '-')} must be between 0 and 1")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     print(f"lakehouse app: seed {seed}, database {setting('SHOP_DATABASE')}", file=sys.stderr)
-    spec = AppSpec(rate=args.rate, count=args.count, duration=args.duration, seed=seed,
-                   delete_fraction=args.delete_fraction, multi_fraction=args.multi_fraction)
+    spec = AppSpec(
+        rate=args.rate,
+        count=args.count,
+        duration=args.duration,
+        seed=seed,
+        delete_fraction=args.delete_fraction,
+        multi_fraction=args.multi_fraction,
+    )
     try:
         report = run(shop_conninfo(cfg.pg_url), spec)
     except AppError as exc:

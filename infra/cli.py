@@ -1,12 +1,13 @@
 """`lakehouse`: manage the local stack and feed it events.
 
-    lakehouse up [--with flink]   install what is missing, start, wait for health, print a table
-    lakehouse down                stop the processes the launcher started
-    lakehouse status              the table again
-    lakehouse logs SERVICE        the service's log files (-n lines, -f to follow)
-    lakehouse produce ...         the event generator (see `lakehouse produce --help`)
-    lakehouse app --rate N        the application whose database CDC captures (see `lakehouse app --help`)
+lakehouse up [--with flink]   install what is missing, start, wait for health, print a table
+lakehouse down                stop the processes the launcher started
+lakehouse status              the table again
+lakehouse logs SERVICE        the service's log files (-n lines, -f to follow)
+lakehouse produce ...         the event generator (see `lakehouse produce --help`)
+lakehouse app --rate N        the application whose database CDC captures (see `lakehouse app --help`)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,12 +54,20 @@ def _cmd_logs(cfg: StackConfig, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `lakehouse` console script."""
-    parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="lakehouse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="start the stack")
-    p_up.add_argument("--with", dest="with_", type=_with, action="append", default=[],
-                      metavar="SERVICE[,SERVICE]", help=f"optional services: {', '.join(stack.OPTIONAL_SERVICES)}")
+    p_up.add_argument(
+        "--with",
+        dest="with_",
+        type=_with,
+        action="append",
+        default=[],
+        metavar="SERVICE[,SERVICE]",
+        help=f"optional services: {', '.join(stack.OPTIONAL_SERVICES)}",
+    )
     p_up.set_defaults(func=_cmd_up)
     sub.add_parser("down", help="stop what the launcher started").set_defaults(func=_cmd_down)
     sub.add_parser("status", help="service table").set_defaults(func=_cmd_status)

@@ -5,6 +5,7 @@ so two runs never send the same event ids. The event clock advances 1/rate secon
 (1 ms when --rate 0 means "as fast as possible"); --disorder shuffles event times within that bound,
 and --late/--duplicate/--bad fractions inject the problems a streaming pipeline must survive.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,9 +17,9 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
@@ -182,13 +183,15 @@ def _interrupt_flag() -> tuple[threading.Event, object]:
 def produce(spec: GeneratorSpec, bootstrap: str, keep_records: bool = False, stop_after: float | None = None) -> Report:
     """Send the events of `spec` to Kafka at the spec's rate; return what was sent and delivered."""
     _check_topic(AdminClient({"bootstrap.servers": bootstrap}), spec.topic, bootstrap)
-    producer = Producer({
-        "bootstrap.servers": bootstrap,
-        "enable.idempotence": True,
-        "linger.ms": 20,
-        "batch.size": 1_000_000,
-        "queue.buffering.max.messages": 500_000,
-    })
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "batch.size": 1_000_000,
+            "queue.buffering.max.messages": 500_000,
+        }
+    )
     report = Report(spec.topic)
 
     def on_delivery(err, msg, kind=None, event_id=None) -> None:
@@ -211,8 +214,12 @@ def produce(spec: GeneratorSpec, bootstrap: str, keep_records: bool = False, sto
                     producer.poll(delay)
             while True:
                 try:
-                    producer.produce(spec.topic, event.value, event.key, on_delivery=lambda err, msg,
-                                     k=event.kind, e=event.event_id: on_delivery(err, msg, k, e))
+                    producer.produce(
+                        spec.topic,
+                        event.value,
+                        event.key,
+                        on_delivery=lambda err, msg, k=event.kind, e=event.event_id: on_delivery(err, msg, k, e),
+                    )
                     break
                 except BufferError:
                     producer.poll(0.1)
@@ -241,8 +248,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--late-fraction", type=float, default=0.0)
     parser.add_argument("--duplicate-fraction", type=float, default=0.0)
     parser.add_argument("--bad-fraction", type=float, default=0.0, help="malformed JSON, missing fields, wrong types")
-    parser.add_argument("--format", dest="fmt", choices=("json", "text"),
-                        help="json order events or text lines (default: text for lab-events, else json)")
+    parser.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("json", "text"),
+        help="json order events or text lines (default: text for lab-events, else json)",
+    )
     parser.set_defaults(func=_cmd_produce)
 
 
@@ -259,9 +270,15 @@ def _cmd_produce(cfg, args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     print(f"lakehouse produce: seed {seed}", file=sys.stderr)
     spec = GeneratorSpec(
-        topic=args.topic, count=count, rate=args.rate, seed=seed, disorder=args.disorder,
-        late_fraction=args.late_fraction, duplicate_fraction=args.duplicate_fraction,
-        bad_fraction=args.bad_fraction, start=start,
+        topic=args.topic,
+        count=count,
+        rate=args.rate,
+        seed=seed,
+        disorder=args.disorder,
+        late_fraction=args.late_fraction,
+        duplicate_fraction=args.duplicate_fraction,
+        bad_fraction=args.bad_fraction,
+        start=start,
         fmt=args.fmt or ("text" if args.topic == "lab-events" else "json"),
     )
     try:

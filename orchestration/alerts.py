@@ -23,13 +23,22 @@ def failure_summary(context: RunFailureSensorContext) -> str:
 def alert_payload(context: RunFailureSensorContext, webhook: AlertWebhook) -> dict:
     """What the webhook receives: job, run id, error and the run's page in the UI (no secret)."""
     run = context.dagster_run
-    return {"event": "run_failed", "job": run.job_name, "run_id": run.run_id,
-            "error": failure_summary(context), "url": webhook.run_link(run.run_id)}
+    return {
+        "event": "run_failed",
+        "job": run.job_name,
+        "run_id": run.run_id,
+        "error": failure_summary(context),
+        "url": webhook.run_link(run.run_id),
+    }
 
 
-@run_failure_sensor(name="run_failure_alerts", default_status=DefaultSensorStatus.RUNNING,
-                    minimum_interval_seconds=10, monitor_all_code_locations=True,
-                    description="Logs every failed run with its error here and posts it to ALERT_WEBHOOK_URL when set")
+@run_failure_sensor(
+    name="run_failure_alerts",
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=10,
+    monitor_all_code_locations=True,
+    description="Logs every failed run with its error here and posts it to ALERT_WEBHOOK_URL when set",
+)
 def run_failure_alerts(context: RunFailureSensorContext, alert_webhook: AlertWebhook) -> None:
     payload = alert_payload(context, alert_webhook)
     context.log.error(f"run {payload['run_id']} of {payload['job']} failed: {payload['error']} ({payload['url']})")

@@ -54,20 +54,28 @@ from resources.kafka import KafkaResource
 from resources.postgres import PostgresResource
 
 DEFAULT_RECORD_BYTES = 1024  # estimate before the first batch tells the real average
-IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-             DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
 
 
 def bronze_job(spec: TopicSpec, bronze: AssetsDefinition, downstream: AssetSelection):
     """The job that lands one batch of a topic in bronze, then brings `downstream` (the models that read it)
     up to date in the same process: no second run to launch, so an event reaches Postgres seconds after bronze."""
     selection = (AssetSelection.assets(bronze) | downstream) - AssetSelection.checks(
-        AssetCheckKey(bronze.key, CHECK_NO_GAPS))  # the sensor reports it; a run needs not evaluate it
-    return define_asset_job(f"bronze_{spec.name}", selection=selection,
-                            executor_def=in_process_executor,
-                            description=f"Land one micro-batch of Kafka topic {spec.topic} in bronze, then run "
-                                        "the models that read it",
-                            tags={"kafka/topic": spec.topic, "dagster/max_runtime": "1200"})
+        AssetCheckKey(bronze.key, CHECK_NO_GAPS)
+    )  # the sensor reports it; a run needs not evaluate it
+    return define_asset_job(
+        f"bronze_{spec.name}",
+        selection=selection,
+        executor_def=in_process_executor,
+        description=f"Land one micro-batch of Kafka topic {spec.topic} in bronze, then run the models that read it",
+        tags={"kafka/topic": spec.topic, "dagster/max_runtime": "1200"},
+    )
 
 
 def records_per_run(instance: DagsterInstance, bronze: AssetsDefinition, settings: BronzeSettings) -> int:
@@ -84,8 +92,9 @@ def records_per_run(instance: DagsterInstance, bronze: AssetsDefinition, setting
 
 def in_flight(instance: DagsterInstance, job_name: str, op_name: str, topic_id: str) -> tuple[int, dict[int, list]]:
     """How many runs of this topic incarnation are queued or running, and the ranges they cover."""
-    runs = instance.get_runs(filters=RunsFilter(job_name=job_name, statuses=IN_FLIGHT,
-                                                tags={"kafka/topic_id": topic_id}))
+    runs = instance.get_runs(
+        filters=RunsFilter(job_name=job_name, statuses=IN_FLIGHT, tags={"kafka/topic_id": topic_id})
+    )
     busy: dict[int, list[Interval]] = {}
     for run in runs:
         for p, (start, end) in run.run_config["ops"][op_name]["config"]["ranges"].items():
@@ -97,8 +106,9 @@ def cancel_unlaunched(instance: DagsterInstance, job_name: str, older_than_s: in
     """Runs created but never launched (the daemon died in between) stop counting as in flight: their
     ranges then show as missing and are requested again."""
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_s)
-    for run in instance.get_runs(filters=RunsFilter(job_name=job_name, statuses=[DagsterRunStatus.NOT_STARTED],
-                                                    created_before=cutoff)):
+    for run in instance.get_runs(
+        filters=RunsFilter(job_name=job_name, statuses=[DagsterRunStatus.NOT_STARTED], created_before=cutoff)
+    ):
         instance.report_run_canceled(run, message="never launched: its range is requested again")
 
 
@@ -109,26 +119,44 @@ def backoff_s(attempt: int, settings: BronzeSettings) -> float:
 
 def open_gaps(state: dict[int, ledger.PartitionLedger], busy: dict[int, list]) -> dict[int, list[Interval]]:
     """Ranges requested but neither landed nor in flight: their run failed for good or never ran."""
-    return {p: holes for p, led in state.items()
-            if (holes := missing(led.landed_to, led.requested_to, led.landed_above + busy.get(p, [])))}
+    return {
+        p: holes
+        for p, led in state.items()
+        if (holes := missing(led.landed_to, led.requested_to, led.landed_above + busy.get(p, [])))
+    }
 
 
 def _gap_check(key, gaps: dict[str, list], topic: str) -> AssetCheckEvaluation:
-    return AssetCheckEvaluation(asset_key=key, check_name=CHECK_NO_GAPS, passed=not gaps, metadata={
-        "topic": topic, "gaps": json.dumps(gaps, sort_keys=True),
-        "missing_offsets": sum(g["end"] - int(key.split(":")[1]) for key, g in gaps.items())})
+    return AssetCheckEvaluation(
+        asset_key=key,
+        check_name=CHECK_NO_GAPS,
+        passed=not gaps,
+        metadata={
+            "topic": topic,
+            "gaps": json.dumps(gaps, sort_keys=True),
+            "missing_offsets": sum(g["end"] - int(key.split(":")[1]) for key, g in gaps.items()),
+        },
+    )
 
 
 def bronze_sensor(spec: TopicSpec, bronze: AssetsDefinition, job, interval_s: int) -> SensorDefinition:
     """Sensor for one topic: request every range that has not landed, oldest first, new data after retries."""
     op_name = bronze.op.name
 
-    @sensor(name=f"bronze_{spec.name}_sensor", job=job, minimum_interval_seconds=interval_s,
-            default_status=DefaultSensorStatus.RUNNING,
-            description=f"Polls Kafka topic {spec.topic}; requests a bronze run per new batch of offsets and "
-                        "re-requests, with backoff, any range whose run failed")
-    def _sensor(context: SensorEvaluationContext, kafka: KafkaResource, postgres: PostgresResource,
-                bronze_settings: BronzeSettings):
+    @sensor(
+        name=f"bronze_{spec.name}_sensor",
+        job=job,
+        minimum_interval_seconds=interval_s,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=f"Polls Kafka topic {spec.topic}; requests a bronze run per new batch of offsets and "
+        "re-requests, with backoff, any range whose run failed",
+    )
+    def _sensor(
+        context: SensorEvaluationContext,
+        kafka: KafkaResource,
+        postgres: PostgresResource,
+        bronze_settings: BronzeSettings,
+    ):
         settings = bronze_settings
         marks = read_watermarks(kafka, spec.topic)
         topic_id = read_topic_id(kafka, spec.topic)
@@ -157,7 +185,9 @@ def bronze_sensor(spec: TopicSpec, bronze: AssetsDefinition, job, interval_s: in
             cap = records_per_run(context.instance, bronze, settings)
             lows = {p: wm.low for p, wm in marks.items()}
             retry_batches = plan_batches(due, lows, cap, room)
-            fresh = {p: [(state[p].requested_to, wm.high)] for p, wm in marks.items() if wm.high > state[p].requested_to}
+            fresh = {
+                p: [(state[p].requested_to, wm.high)] for p, wm in marks.items() if wm.high > state[p].requested_to
+            }
             new_batches = plan_batches(fresh, lows, cap, room - len(retry_batches))
             requests = [_request(spec, op_name, topic_id, b, _attempt(b, retries, now)) for b in retry_batches]
             requests += [_request(spec, op_name, topic_id, b, 1) for b in new_batches]
@@ -172,8 +202,11 @@ def bronze_sensor(spec: TopicSpec, bronze: AssetsDefinition, job, interval_s: in
         memory.update(topic_id=topic_id, legacy=False)
         if not requests and not events:
             context.update_cursor(json.dumps(memory))
-            return SkipReason(f"no new records on {spec.topic}" if active < settings.max_runs_in_flight
-                              else f"{active} runs of {spec.topic} in flight: waiting for them")
+            return SkipReason(
+                f"no new records on {spec.topic}"
+                if active < settings.max_runs_in_flight
+                else f"{active} runs of {spec.topic} in flight: waiting for them"
+            )
         return SensorResult(run_requests=requests, asset_events=events, cursor=json.dumps(memory))
 
     return _sensor
@@ -192,10 +225,16 @@ def _first_sight(context: SensorEvaluationContext, conn, spec: TopicSpec, topic_
     if not older:
         return []
     memory.update(retries={}, legacy=False)
-    context.log.warning(f"topic {spec.topic} was re-created (topic id {topic_id}, before: {', '.join(older)}): "
-                        "ingesting the new topic from its start; the old topic's objects stay as they are")
-    return [AssetObservation(bronze_asset_key(spec), metadata={
-        "topic_recreated": True, "topic_id": topic_id, "previous_topic_ids": ", ".join(older)})]
+    context.log.warning(
+        f"topic {spec.topic} was re-created (topic id {topic_id}, before: {', '.join(older)}): "
+        "ingesting the new topic from its start; the old topic's objects stay as they are"
+    )
+    return [
+        AssetObservation(
+            bronze_asset_key(spec),
+            metadata={"topic_recreated": True, "topic_id": topic_id, "previous_topic_ids": ", ".join(older)},
+        )
+    ]
 
 
 def _still_open(key: str, state: dict[int, ledger.PartitionLedger]) -> bool:
@@ -220,8 +259,9 @@ def _attempt(batch: Ranges, retries: dict, now: float) -> int:
 def _request(spec: TopicSpec, op_name: str, topic_id: str, ranges: Ranges, attempt: int) -> RunRequest:
     return RunRequest(
         run_key=run_key(spec.topic, topic_id, ranges, attempt),
-        run_config=RunConfig(ops={op_name: BronzeBatchConfig(
-            topic_id=topic_id, ranges={str(p): [s, e] for p, (s, e) in ranges.items()})}),
+        run_config=RunConfig(
+            ops={op_name: BronzeBatchConfig(topic_id=topic_id, ranges={str(p): [s, e] for p, (s, e) in ranges.items()})}
+        ),
         tags={"kafka/topic": spec.topic, "kafka/topic_id": topic_id, "bronze/attempt": str(attempt)},
     )
 
@@ -229,11 +269,15 @@ def _request(spec: TopicSpec, op_name: str, topic_id: str, ranges: Ranges, attem
 def gap_check(spec: TopicSpec, bronze: AssetsDefinition, job_name: str):
     """The bronze asset's `no_gaps` check, runnable from the UI; the sensor reports it too, as gaps open and close."""
 
-    @asset_check(asset=bronze, name=CHECK_NO_GAPS,
-                 description="Every requested offset range has landed or is in flight: none was left behind "
-                             "by a failed run (names topic, partition and offsets otherwise)")
-    def _check(context: AssetCheckExecutionContext, kafka: KafkaResource,
-               postgres: PostgresResource) -> AssetCheckResult:
+    @asset_check(
+        asset=bronze,
+        name=CHECK_NO_GAPS,
+        description="Every requested offset range has landed or is in flight: none was left behind "
+        "by a failed run (names topic, partition and offsets otherwise)",
+    )
+    def _check(
+        context: AssetCheckExecutionContext, kafka: KafkaResource, postgres: PostgresResource
+    ) -> AssetCheckResult:
         topic_id = read_topic_id(kafka, spec.topic)
         _, busy = in_flight(context.instance, job_name, bronze.op.name, topic_id)
         with postgres.connect(autocommit=True) as conn:

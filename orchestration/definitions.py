@@ -1,4 +1,5 @@
 """The code location `dagster dev` loads (see workspace.yaml)."""
+
 from __future__ import annotations
 
 from dagster import Definitions

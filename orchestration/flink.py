@@ -1,4 +1,5 @@
 """Jobs that submit, stop and resume the Flink SQL pipelines, and the sensor that watches them."""
+
 import json
 
 from dagster import (
@@ -61,30 +62,52 @@ def submit_job(asset_def: AssetsDefinition, name: str, what: str):
 
 
 SUBMIT_JOBS = {  # pipeline -> (job name, description)
-    KAFKA_TO_MINIO: ("flink_kafka_to_minio", "Submit the Flink SQL pipeline Kafka → object store (or report it running)"),
-    ORDERS_PER_MINUTE: ("flink_orders_per_minute",
-                        "Submit the Flink SQL 1-minute windows into Postgres (or report it running)"),
+    KAFKA_TO_MINIO: (
+        "flink_kafka_to_minio",
+        "Submit the Flink SQL pipeline Kafka → object store (or report it running)",
+    ),
+    ORDERS_PER_MINUTE: (
+        "flink_orders_per_minute",
+        "Submit the Flink SQL 1-minute windows into Postgres (or report it running)",
+    ),
 }
 
 
 @op(description="Stop the pipeline's running Flink job with a savepoint in the object store")
-def stop_flink_pipeline(context: OpExecutionContext, config: FlinkControlConfig, flink: FlinkResource,
-                        postgres: PostgresResource, object_store: ObjectStoreResource, kafka: KafkaResource) -> None:
+def stop_flink_pipeline(
+    context: OpExecutionContext,
+    config: FlinkControlConfig,
+    flink: FlinkResource,
+    postgres: PostgresResource,
+    object_store: ObjectStoreResource,
+    kafka: KafkaResource,
+) -> None:
     pipeline = _pipeline(config.pipeline)
-    job_id, path = stop_with_savepoint(pipeline, config, clients(flink, postgres, object_store, kafka),
-                                       context.log.info)
-    context.log_event(AssetObservation(pipeline.asset_key, metadata={
-        "flink_job_id": job_id, "flink_state": "FINISHED", "savepoint": path}))
+    job_id, path = stop_with_savepoint(
+        pipeline, config, clients(flink, postgres, object_store, kafka), context.log.info
+    )
+    context.log_event(
+        AssetObservation(
+            pipeline.asset_key, metadata={"flink_job_id": job_id, "flink_state": "FINISHED", "savepoint": path}
+        )
+    )
 
 
 @op(description="Start the pipeline again from the savepoint of its last stop")
-def resume_flink_pipeline(context: OpExecutionContext, config: FlinkControlConfig, flink: FlinkResource,
-                          postgres: PostgresResource, object_store: ObjectStoreResource, kafka: KafkaResource) -> None:
+def resume_flink_pipeline(
+    context: OpExecutionContext,
+    config: FlinkControlConfig,
+    flink: FlinkResource,
+    postgres: PostgresResource,
+    object_store: ObjectStoreResource,
+    kafka: KafkaResource,
+) -> None:
     pipeline = _pipeline(config.pipeline)
     bundle = clients(flink, postgres, object_store, kafka)
     done = resume(pipeline, config, bundle, context.log.info)
-    context.log_event(AssetMaterialization(pipeline.asset_key, metadata=submission_metadata(flink, done,
-                                                                                            bundle.secrets())))
+    context.log_event(
+        AssetMaterialization(pipeline.asset_key, metadata=submission_metadata(flink, done, bundle.secrets()))
+    )
 
 
 @job(description="Stop a Flink pipeline with a savepoint (config: pipeline)", tags=CONTROL_TAGS)
@@ -97,9 +120,12 @@ def flink_resume_from_savepoint():
     resume_flink_pipeline()
 
 
-@sensor(minimum_interval_seconds=WATCH_INTERVAL_SECONDS, default_status=DefaultSensorStatus.RUNNING,
-        description="Every 30 s: figures of each running Flink pipeline; fails naming the root exception "
-                    "when one failed, is stuck restarting or is missing")
+@sensor(
+    minimum_interval_seconds=WATCH_INTERVAL_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Every 30 s: figures of each running Flink pipeline; fails naming the root exception "
+    "when one failed, is stuck restarting or is missing",
+)
 def flink_jobs_sensor(context: SensorEvaluationContext, flink: FlinkResource, postgres: PostgresResource):
     expected = expected_running(postgres)
     if not expected:
@@ -109,8 +135,9 @@ def flink_jobs_sensor(context: SensorEvaluationContext, flink: FlinkResource, po
     if verdict.problems:
         raise RuntimeError("\n\n".join(verdict.problems))
     keys = {job.job_name: PIPELINES[job.pipeline].asset_key for job in expected}
-    return SensorResult(asset_events=[AssetObservation(keys[name], metadata=figures)
-                                      for name, figures in verdict.figures.items()])
+    return SensorResult(
+        asset_events=[AssetObservation(keys[name], metadata=figures) for name, figures in verdict.figures.items()]
+    )
 
 
 def flink_definitions() -> Definitions:
@@ -118,5 +145,8 @@ def flink_definitions() -> Definitions:
     assets = flink_assets()
     by_key = {a.key: a for a in assets}
     submits = [submit_job(by_key[p.asset_key], *SUBMIT_JOBS[p]) for p in (KAFKA_TO_MINIO, ORDERS_PER_MINUTE)]
-    return Definitions(assets=assets, jobs=[*submits, flink_stop_with_savepoint, flink_resume_from_savepoint],
-                       sensors=[flink_jobs_sensor])
+    return Definitions(
+        assets=assets,
+        jobs=[*submits, flink_stop_with_savepoint, flink_resume_from_savepoint],
+        sensors=[flink_jobs_sensor],
+    )

@@ -120,16 +120,21 @@ def stale_after(waiting_since: float | None, threshold: float, now: float) -> tu
     return waited <= threshold, waited
 
 
-def judge_bronze(instance: DagsterInstance, kafka: KafkaResource, target: BronzeTarget, threshold: float,
-                 now: float | None = None) -> Verdict:
+def judge_bronze(
+    instance: DagsterInstance, kafka: KafkaResource, target: BronzeTarget, threshold: float, now: float | None = None
+) -> Verdict:
     """The bronze freshness verdict (module docstring)."""
     unread, oldest = oldest_unread(kafka, target.topic)
     updated = last_update(instance, target.key)
     now = time.time() if now is None else now
     since = None if oldest is None else max(oldest, updated[1] if updated else oldest)
     passed, waited = stale_after(since, threshold, now)
-    meta = {"unread_records": unread, "waited_seconds": round(waited, 1), "threshold_seconds": threshold,
-            "last_updated_timestamp": updated[1] if updated else 0.0}
+    meta = {
+        "unread_records": unread,
+        "waited_seconds": round(waited, 1),
+        "threshold_seconds": threshold,
+        "last_updated_timestamp": updated[1] if updated else 0.0,
+    }
     if unread == 0:
         return Verdict(True, f"Kafka topic {target.topic} holds no unread records", meta)
     what = f"{unread} records of {target.topic} unread by bronze"
@@ -143,13 +148,18 @@ def judge_model(instance: DagsterInstance, target: ModelTarget, threshold: float
     for bronze in target.bronze:
         newer = instance.fetch_materializations(
             AssetRecordsFilter(asset_key=bronze, after_storage_id=updated[0] if updated else None),
-            limit=1, ascending=True).records
+            limit=1,
+            ascending=True,
+        ).records
         if newer:
             firsts.append(newer[0].timestamp)
     now = time.time() if now is None else now
     passed, waited = stale_after(min(firsts) if firsts else None, threshold, now)
-    meta = {"waited_seconds": round(waited, 1), "threshold_seconds": threshold,
-            "last_updated_timestamp": updated[1] if updated else 0.0}
+    meta = {
+        "waited_seconds": round(waited, 1),
+        "threshold_seconds": threshold,
+        "last_updated_timestamp": updated[1] if updated else 0.0,
+    }
     if not firsts:
         return Verdict(True, "no bronze update since this table's last update", meta)
     return Verdict(passed, f"bronze has had newer data for {waited:.0f}s (limit {threshold:.0f}s)", meta)
@@ -166,13 +176,23 @@ class FreshnessChecks:
         self.bronze, self.models = list(bronze), list(models)
 
     def specs(self) -> list[AssetCheckSpec]:
-        return ([_check_spec(t.key, f"Kafka topic {t.topic} has no records waiting unread longer than "
-                                    "FRESHNESS_BRONZE_SECONDS") for t in self.bronze]
-                + [_check_spec(t.key, "no bronze data newer than this table has waited longer than "
-                                      "FRESHNESS_MODELS_SECONDS") for t in self.models])
+        return [
+            _check_spec(
+                t.key, f"Kafka topic {t.topic} has no records waiting unread longer than FRESHNESS_BRONZE_SECONDS"
+            )
+            for t in self.bronze
+        ] + [
+            _check_spec(t.key, "no bronze data newer than this table has waited longer than FRESHNESS_MODELS_SECONDS")
+            for t in self.models
+        ]
 
-    def evaluate(self, instance: DagsterInstance, kafka: KafkaResource, settings: FreshnessSettings,
-                 keys: Iterable[AssetKey] | None = None) -> dict[AssetKey, Verdict]:
+    def evaluate(
+        self,
+        instance: DagsterInstance,
+        kafka: KafkaResource,
+        settings: FreshnessSettings,
+        keys: Iterable[AssetKey] | None = None,
+    ) -> dict[AssetKey, Verdict]:
         """The verdict of each check (of the assets in `keys`, default all)."""
         wanted = None if keys is None else set(keys)
         verdicts = {}
@@ -188,13 +208,19 @@ class FreshnessChecks:
         """The checks, executable from the UI."""
 
         @multi_asset_check(specs=self.specs(), can_subset=True, name="freshness_checks")
-        def freshness_checks(context: AssetCheckExecutionContext, kafka: KafkaResource,
-                             freshness_settings: FreshnessSettings):
+        def freshness_checks(
+            context: AssetCheckExecutionContext, kafka: KafkaResource, freshness_settings: FreshnessSettings
+        ):
             selected = {key.asset_key for key in context.selected_asset_check_keys}
             for key, verdict in self.evaluate(context.instance, kafka, freshness_settings, selected).items():
-                yield AssetCheckResult(asset_key=key, check_name=CHECK_NAME, passed=verdict.passed,
-                                       severity=AssetCheckSeverity.WARN, description=verdict.description,
-                                       metadata=verdict.metadata)
+                yield AssetCheckResult(
+                    asset_key=key,
+                    check_name=CHECK_NAME,
+                    passed=verdict.passed,
+                    severity=AssetCheckSeverity.WARN,
+                    description=verdict.description,
+                    metadata=verdict.metadata,
+                )
 
         return freshness_checks
 
@@ -202,11 +228,15 @@ class FreshnessChecks:
         """Evaluates every check every SENSOR_INTERVAL_SECONDS without a run; records a result when the verdict
         changed or the last recorded one is older than REPORT_UNCHANGED_EVERY_SECONDS."""
 
-        @sensor(name="freshness_checks_sensor", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-                default_status=DefaultSensorStatus.RUNNING,
-                description="Evaluates the freshness checks of bronze and of the Postgres model tables")
-        def freshness_checks_sensor(context: SensorEvaluationContext, kafka: KafkaResource,
-                                    freshness_settings: FreshnessSettings):
+        @sensor(
+            name="freshness_checks_sensor",
+            minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+            default_status=DefaultSensorStatus.RUNNING,
+            description="Evaluates the freshness checks of bronze and of the Postgres model tables",
+        )
+        def freshness_checks_sensor(
+            context: SensorEvaluationContext, kafka: KafkaResource, freshness_settings: FreshnessSettings
+        ):
             last: dict[str, list] = json.loads(context.cursor or "{}")
             now, events = time.time(), []
             for key, verdict in self.evaluate(context.instance, kafka, freshness_settings).items():
@@ -217,9 +247,16 @@ class FreshnessChecks:
                 last[name] = [verdict.passed, now]
                 if not verdict.passed:
                     context.log.warning(f"{key.to_user_string()} is stale: {verdict.description}")
-                events.append(AssetCheckEvaluation(asset_key=key, check_name=CHECK_NAME, passed=verdict.passed,
-                                                   severity=AssetCheckSeverity.WARN, description=verdict.description,
-                                                   metadata=verdict.metadata))
+                events.append(
+                    AssetCheckEvaluation(
+                        asset_key=key,
+                        check_name=CHECK_NAME,
+                        passed=verdict.passed,
+                        severity=AssetCheckSeverity.WARN,
+                        description=verdict.description,
+                        metadata=verdict.metadata,
+                    )
+                )
             return SensorResult(asset_events=events, cursor=json.dumps(last))
 
         return freshness_checks_sensor

@@ -39,23 +39,28 @@ _BATCH = 5000
 # latest of their kind: the UI shows an asset's and a check's latest state from them.
 _OLD_RUNLESS_EVENTS = text(
     "SELECT id FROM event_logs WHERE run_id = '' AND timestamp < :cutoff AND id NOT IN "
-    "(SELECT max(id) FROM event_logs WHERE run_id = '' GROUP BY asset_key, dagster_event_type) LIMIT :n")
+    "(SELECT max(id) FROM event_logs WHERE run_id = '' GROUP BY asset_key, dagster_event_type) LIMIT :n"
+)
 _OLD_CHECK_RESULTS = text(
     "SELECT id FROM asset_check_executions WHERE create_timestamp < :cutoff AND id NOT IN "
-    "(SELECT max(id) FROM asset_check_executions GROUP BY asset_key, check_name) LIMIT :n")
+    "(SELECT max(id) FROM asset_check_executions GROUP BY asset_key, check_name) LIMIT :n"
+)
 _DELETE_EVENT_TAGS = text("DELETE FROM asset_event_tags WHERE event_id IN :ids").bindparams(
-    bindparam("ids", expanding=True))
+    bindparam("ids", expanding=True)
+)
 _DELETE_EVENTS = text("DELETE FROM event_logs WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
 _DELETE_CHECK_RESULTS = text("DELETE FROM asset_check_executions WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True))
+    bindparam("ids", expanding=True)
+)
 
 
 def delete_old_runs(instance: DagsterInstance, cutoff: datetime, limit: int) -> int:
     """Delete finished runs created before `cutoff`, oldest first, with their event logs; how many."""
     deleted = 0
     while deleted < limit:
-        records = instance.get_run_records(RunsFilter(statuses=FINISHED, created_before=cutoff),
-                                           limit=min(500, limit - deleted), ascending=True)
+        records = instance.get_run_records(
+            RunsFilter(statuses=FINISHED, created_before=cutoff), limit=min(500, limit - deleted), ascending=True
+        )
         if not records:
             break
         for record in records:
@@ -80,21 +85,27 @@ def delete_old_rows(instance: DagsterInstance, cutoff: datetime) -> dict[str, in
     return counts
 
 
-def drop_leftover_staging_tables(instance: DagsterInstance, postgres: PostgresResource,
-                                 max_age: timedelta) -> list[str]:
+def drop_leftover_staging_tables(
+    instance: DagsterInstance, postgres: PostgresResource, max_age: timedelta
+) -> list[str]:
     """Drop lakehouse_state.staging_* tables seen for at least `max_age`; the names dropped.
 
     Postgres keeps no creation time, so each pass remembers when it first saw each table (by name and oid: a table
     dropped and re-created by a later attempt starts afresh) in Dagster's key-value store. A table still in use
     by a live models run is locked by it: the DROP gives up after a few seconds and the next pass tries again."""
     seen: dict[str, float] = json.loads(
-        instance.run_storage.get_cursor_values({STAGING_SEEN_KEY}).get(STAGING_SEEN_KEY) or "{}")
+        instance.run_storage.get_cursor_values({STAGING_SEEN_KEY}).get(STAGING_SEEN_KEY) or "{}"
+    )
     now, dropped = time.time(), []
     with postgres.connect(autocommit=True) as conn:
         conn.execute("SET lock_timeout = '5s'")
-        tables = {f"{name}:{oid}": name for name, oid in conn.execute(
-            "SELECT c.relname, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'lakehouse_state' AND c.relkind = 'r' AND c.relname LIKE 'staging\\_%'")}
+        tables = {
+            f"{name}:{oid}": name
+            for name, oid in conn.execute(
+                "SELECT c.relname, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'lakehouse_state' AND c.relkind = 'r' AND c.relname LIKE 'staging\\_%'"
+            )
+        }
         seen = {key: seen.get(key, now) for key in tables}
         for key, name in tables.items():
             if now - seen[key] >= max_age.total_seconds():
@@ -115,7 +126,7 @@ def rotate_logs(folder: Path, max_bytes: int, keep: int) -> list[str]:
             continue
         copies = [log.with_name(f"{log.name}.{i}") for i in range(1, keep + 1)]
         copies[-1].unlink(missing_ok=True)
-        for older, newer in zip(reversed(copies[1:]), reversed(copies[:-1])):
+        for older, newer in zip(reversed(copies[1:]), reversed(copies[:-1]), strict=False):
             if newer.exists():
                 newer.rename(older)
         with log.open("r+b") as handle:
@@ -126,23 +137,31 @@ def rotate_logs(folder: Path, max_bytes: int, keep: int) -> list[str]:
     return rotated
 
 
-@op(description="Delete finished runs (with their event logs), asset-check results and run-less asset events "
-                "older than the configured age")
+@op(
+    description="Delete finished runs (with their event logs), asset-check results and run-less asset events "
+    "older than the configured age"
+)
 def prune_dagster_history(context: OpExecutionContext, housekeeping_settings: HousekeepingSettings) -> dict:
     cutoff = datetime.now(timezone.utc) - timedelta(days=housekeeping_settings.history_days)
-    counts = {"runs": delete_old_runs(context.instance, cutoff, housekeeping_settings.max_runs_per_pass),
-              **delete_old_rows(context.instance, cutoff)}
-    context.log.info(f"deleted from before {cutoff:%Y-%m-%d %H:%M} UTC: " +
-                     ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items()))
+    counts = {
+        "runs": delete_old_runs(context.instance, cutoff, housekeeping_settings.max_runs_per_pass),
+        **delete_old_rows(context.instance, cutoff),
+    }
+    context.log.info(
+        f"deleted from before {cutoff:%Y-%m-%d %H:%M} UTC: "
+        + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items())
+    )
     context.add_output_metadata({"cutoff": cutoff.isoformat(), **counts})
     return counts
 
 
 @op(description="Drop lakehouse_state.staging_* tables left by failed models runs")
-def drop_staging_tables(context: OpExecutionContext, housekeeping_settings: HousekeepingSettings,
-                        postgres: PostgresResource) -> list[str]:
-    dropped = drop_leftover_staging_tables(context.instance, postgres,
-                                           timedelta(minutes=housekeeping_settings.staging_max_age_minutes))
+def drop_staging_tables(
+    context: OpExecutionContext, housekeeping_settings: HousekeepingSettings, postgres: PostgresResource
+) -> list[str]:
+    dropped = drop_leftover_staging_tables(
+        context.instance, postgres, timedelta(minutes=housekeeping_settings.staging_max_age_minutes)
+    )
     context.log.info(f"dropped {len(dropped)} leftover staging tables" + (f": {', '.join(dropped)}" if dropped else ""))
     context.add_output_metadata({"dropped": len(dropped), "tables": ", ".join(dropped)})
     return dropped
@@ -157,14 +176,20 @@ def rotate_stack_logs(context: OpExecutionContext, housekeeping_settings: Housek
     return rotated
 
 
-@job(executor_def=in_process_executor, tags={"dagster/max_runtime": str(MAX_RUNTIME_SECONDS)},
-     description="Prune Dagster's history, drop leftover staging tables, rotate the stack's logs (docs/operations.md)")
+@job(
+    executor_def=in_process_executor,
+    tags={"dagster/max_runtime": str(MAX_RUNTIME_SECONDS)},
+    description="Prune Dagster's history, drop leftover staging tables, rotate the stack's logs (docs/operations.md)",
+)
 def housekeeping():
     prune_dagster_history()
     drop_staging_tables()
     rotate_stack_logs()
 
 
-housekeeping_schedule = ScheduleDefinition(job=housekeeping, cron_schedule="0 * * * *",
-                                           default_status=DefaultScheduleStatus.RUNNING,
-                                           description="Hourly housekeeping (docs/operations.md)")
+housekeeping_schedule = ScheduleDefinition(
+    job=housekeeping,
+    cron_schedule="0 * * * *",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Hourly housekeeping (docs/operations.md)",
+)

@@ -1,5 +1,6 @@
 """The platform's own upkeep as one set of definitions, merged into the code location (docs/operations.md):
 the housekeeping job and its schedule, the run-failure alerts, the freshness checks and their sensor."""
+
 from __future__ import annotations
 
 from dagster import Definitions
@@ -16,8 +17,11 @@ def freshness_checks(platform: Definitions) -> FreshnessChecks:
     defines; a model table's bronze assets are its upstream assets under bronze/."""
     graph = platform.resolve_asset_graph()
     keys = graph.get_all_asset_keys()
-    bronze = [BronzeTarget(bronze_asset_key(spec), spec.topic) for spec in configured_topics()
-              if bronze_asset_key(spec) in keys and graph.get(bronze_asset_key(spec)).is_materializable]
+    bronze = [
+        BronzeTarget(bronze_asset_key(spec), spec.topic)
+        for spec in configured_topics()
+        if bronze_asset_key(spec) in keys and graph.get(bronze_asset_key(spec)).is_materializable
+    ]
     models = []
     for key in MODEL_TABLES:
         if key in keys:

@@ -15,6 +15,7 @@ whose pid the worker records in its "Started process for run" event; this launch
 and boot it was launched on and reports the worker dead when that process is gone (or the host was rebooted).
 Runs launched elsewhere are reported running: the `dagster/max_runtime` limit remains their backstop.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,20 @@ from dagster._serdes import ConfigurableClassData
 HOST_TAG = "lakehouse/worker_host"
 WARM_TAG = "lakehouse/warm_worker"
 # What every run of the platform imports before its first step; the run's code location module is added to it.
-PRELOAD = ["dagster", "dagster_postgres", "dagster_aws", "duckdb", "confluent_kafka", "boto3", "psycopg", "msgspec",
-           "zstandard", "requests", "jinja2", "yaml"]
+PRELOAD = [
+    "dagster",
+    "dagster_postgres",
+    "dagster_aws",
+    "duckdb",
+    "confluent_kafka",
+    "boto3",
+    "psycopg",
+    "msgspec",
+    "zstandard",
+    "requests",
+    "jinja2",
+    "yaml",
+]
 SOURCE_SUFFIXES = (".py", ".sql", ".yml", ".yaml", ".json", ".j2")
 _STARTED_PROCESS = "Started process for run (pid: "
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -57,11 +70,12 @@ def process_started_at(pid: int) -> float | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state is field 3, starttime field 22
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3, starttime field 22
     if fields[0] in ("Z", "X"):
         return None
-    boot_time = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                     if line.startswith("btime "))
+    boot_time = next(
+        float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime ")
+    )
     return boot_time + int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
@@ -86,25 +100,31 @@ def _execute_run(run_id: str, instance_ref: InstanceRef) -> None:
     from dagster._cli.api import _execute_run_command_body
 
     with DagsterInstance.from_ref(instance_ref) as instance:
-        _execute_run_command_body(run_id, instance, write_stream_fn=lambda _event: None,
-                                  set_exit_code_on_failure=False)
+        _execute_run_command_body(run_id, instance, write_stream_fn=lambda _event: None, set_exit_code_on_failure=False)
 
 
 def _worker_pid(instance: DagsterInstance, run: DagsterRun) -> tuple[int, float] | None:
     """(pid, when reported) of the run's latest worker process, from its "Started process" event."""
-    started = [e for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT)
-               if e.message.startswith(_STARTED_PROCESS)]
+    started = [
+        e
+        for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT)
+        if e.message.startswith(_STARTED_PROCESS)
+    ]
     if not started:
         return None
     event = started[-1]  # a resumed run reports a new process
-    return int(event.message[len(_STARTED_PROCESS):].split(")")[0]), event.timestamp
+    return int(event.message[len(_STARTED_PROCESS) :].split(")")[0]), event.timestamp
 
 
 class LocalWorkerRunLauncher(DefaultRunLauncher):
     """DefaultRunLauncher with warm run workers, whose workers on this host run monitoring can health-check."""
 
-    def __init__(self, inst_data: ConfigurableClassData | None = None, warm_workers: bool = True,
-                 preload: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        inst_data: ConfigurableClassData | None = None,
+        warm_workers: bool = True,
+        preload: list[str] | None = None,
+    ) -> None:
         super().__init__(inst_data=inst_data)
         self.warm_workers = warm_workers
         self.preload = PRELOAD if preload is None else preload
@@ -115,8 +135,12 @@ class LocalWorkerRunLauncher(DefaultRunLauncher):
     @classmethod
     def config_type(cls) -> dict[str, Field]:
         return {
-            "warm_workers": Field(bool, default_value=True, description="fork run workers from a process that "
-                                  "imported the libraries once, instead of spawning a fresh interpreter per run"),
+            "warm_workers": Field(
+                bool,
+                default_value=True,
+                description="fork run workers from a process that "
+                "imported the libraries once, instead of spawning a fresh interpreter per run",
+            ),
             "preload": Field([str], default_value=PRELOAD, description="modules the fork server imports"),
         }
 
@@ -128,8 +152,7 @@ class LocalWorkerRunLauncher(DefaultRunLauncher):
         """The fork-server context, its server (re)started with the libraries and the code location preloaded
         whenever the code location or its source files changed."""
         preload = [*self.preload, *([module] if module else [])]
-        served = (tuple(preload), working_directory,
-                  code_fingerprint(working_directory) if working_directory else None)
+        served = (tuple(preload), working_directory, code_fingerprint(working_directory) if working_directory else None)
         with self._lock:
             return self._serve(preload, working_directory, served)
 
@@ -158,8 +181,12 @@ class LocalWorkerRunLauncher(DefaultRunLauncher):
             pointer = run.job_code_origin.repository_origin.code_pointer
             context_ = self._warm_context(getattr(pointer, "module", None), getattr(pointer, "working_directory", None))
             self._instance.add_run_tags(run.run_id, {HOST_TAG: host_id(), WARM_TAG: "true"})
-            worker = context_.Process(target=_execute_run, args=(run.run_id, self._instance.get_ref()),
-                                      name=f"dagster-run-{run.run_id[:8]}", daemon=False)
+            worker = context_.Process(
+                target=_execute_run,
+                args=(run.run_id, self._instance.get_ref()),
+                name=f"dagster-run-{run.run_id[:8]}",
+                daemon=False,
+            )
             worker.start()
             self._run_ids.add(run.run_id)
             return
@@ -198,8 +225,9 @@ class LocalWorkerRunLauncher(DefaultRunLauncher):
         self._instance.report_run_canceling(run)
         worker = _worker_pid(self._instance, run)
         if worker is None or process_started_at(worker[0]) is None:
-            self._instance.report_engine_event("the run's worker has not started or is gone: nothing to interrupt",
-                                               run, cls=self.__class__)
+            self._instance.report_engine_event(
+                "the run's worker has not started or is gone: nothing to interrupt", run, cls=self.__class__
+            )
             return False
         os.kill(worker[0], signal.SIGINT)
         return True

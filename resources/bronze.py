@@ -1,4 +1,5 @@
 """Bronze ingestion settings, as a resource: shown on the resource page, overridable per deployment."""
+
 from __future__ import annotations
 
 from dagster import ConfigurableResource
@@ -15,8 +16,10 @@ class BronzeSettings(ConfigurableResource):
     max_runs_per_tick: int = Field(10, description="Runs one sensor tick may request")
     max_runs_in_flight: int = Field(8, description="Queued or running runs per topic before the sensor waits")
     lag_alert_records: int = Field(500_000, description="The lag check warns above this many unread records")
-    stale_run_seconds: int = Field(300, description="A run created but not launched for this long is cancelled "
-                                                    "and its range requested again")
-    retry_backoff_seconds: float = Field(10.0, description="Wait before re-requesting a failed range; doubles "
-                                                           "with each further failure")
+    stale_run_seconds: int = Field(
+        300, description="A run created but not launched for this long is cancelled and its range requested again"
+    )
+    retry_backoff_seconds: float = Field(
+        10.0, description="Wait before re-requesting a failed range; doubles with each further failure"
+    )
     retry_max_backoff_seconds: float = Field(60.0, description="The longest wait between two re-requests")

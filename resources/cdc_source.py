@@ -1,4 +1,5 @@
 """The application database change data capture reads, as its CDC role sees it (replication slots, WAL)."""
+
 from __future__ import annotations
 
 import psycopg
@@ -21,5 +22,12 @@ class CdcSourceResource(ConfigurableResource):
 
     def connect(self) -> psycopg.Connection:
         """A new autocommit connection as the CDC role; use it as a context manager."""
-        return psycopg.connect(host=self.host, port=self.port, dbname=self.dbname, user=self.user,
-                               password=self.password, autocommit=True, connect_timeout=10)
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            dbname=self.dbname,
+            user=self.user,
+            password=self.password,
+            autocommit=True,
+            connect_timeout=10,
+        )

@@ -1,4 +1,5 @@
 """The resources every asset and job is given, configured from the environment."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -79,8 +80,10 @@ def operations_resources() -> dict[str, object]:
             log_max_bytes=int(setting("HOUSEKEEPING_LOG_MAX_BYTES")),
             log_keep=int(setting("HOUSEKEEPING_LOG_KEEP")),
         ),
-        "freshness_settings": FreshnessSettings(bronze_seconds=float(setting("FRESHNESS_BRONZE_SECONDS")),
-                                                models_seconds=float(setting("FRESHNESS_MODELS_SECONDS"))),
+        "freshness_settings": FreshnessSettings(
+            bronze_seconds=float(setting("FRESHNESS_BRONZE_SECONDS")),
+            models_seconds=float(setting("FRESHNESS_MODELS_SECONDS")),
+        ),
         "alert_webhook": AlertWebhook(url=resource_value("ALERT_WEBHOOK_URL"), ui_url=setting("DAGSTER_UI_URL")),
     }
 
@@ -91,10 +94,14 @@ def cdc_resources() -> dict[str, object]:
     server = conninfo_to_dict(setting("PG_URL"))
     return {
         "kafka_connect": KafkaConnectResource(url=setting("CONNECT_URL")),
-        "cdc_source": CdcSourceResource(host=str(server.get("host") or "127.0.0.1"),
-                                        port=int(server.get("port") or 5432), dbname=setting("SHOP_DATABASE"),
-                                        user=setting("CDC_PG_USER"), password=resource_value("CDC_PG_PASSWORD"),
-                                        max_retained_bytes=int(setting("CDC_SLOT_MAX_RETAINED_BYTES"))),
+        "cdc_source": CdcSourceResource(
+            host=str(server.get("host") or "127.0.0.1"),
+            port=int(server.get("port") or 5432),
+            dbname=setting("SHOP_DATABASE"),
+            user=setting("CDC_PG_USER"),
+            password=resource_value("CDC_PG_PASSWORD"),
+            max_retained_bytes=int(setting("CDC_SLOT_MAX_RETAINED_BYTES")),
+        ),
     }
 
 
@@ -112,5 +119,10 @@ class LoadSettings:
 
 def load_settings() -> LoadSettings:
     """The load-time settings, from the environment (defaults in .env.example)."""
-    return LoadSettings(setting("BRONZE_TOPICS"), int(setting("BRONZE_SENSOR_INTERVAL_SECONDS")),
-                        setting("MODELS_SCHEDULE_CRON"), setting("FLINK_TOPIC"), setting("SPARK_TOPIC"))
+    return LoadSettings(
+        setting("BRONZE_TOPICS"),
+        int(setting("BRONZE_SENSOR_INTERVAL_SECONDS")),
+        setting("MODELS_SCHEDULE_CRON"),
+        setting("FLINK_TOPIC"),
+        setting("SPARK_TOPIC"),
+    )

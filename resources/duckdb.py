@@ -1,4 +1,5 @@
 """DuckDB connections that read and write the object store without downloading anything at run time."""
+
 from __future__ import annotations
 
 import tempfile
@@ -13,8 +14,13 @@ from resources.object_store import ObjectStoreResource
 EXTENSION_DIRECTORY = Path(duckdb_ext.__path__[0]) / "extensions"
 
 
-def connect(store: ObjectStoreResource, database: str = ":memory:", threads: int | None = None,
-            memory_limit: str = "", temp_directory: str = "") -> duckdb.DuckDBPyConnection:
+def connect(
+    store: ObjectStoreResource,
+    database: str = ":memory:",
+    threads: int | None = None,
+    memory_limit: str = "",
+    temp_directory: str = "",
+) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with httpfs loaded from the installed wheels and an S3 secret for `store`; with a
     memory limit, what does not fit spills to `temp_directory` (default: a folder in the system's temp)."""
     config: dict[str, object] = {
@@ -34,7 +40,12 @@ def connect(store: ObjectStoreResource, database: str = ":memory:", threads: int
         """CREATE OR REPLACE SECRET lakehouse_s3 (
                TYPE s3, KEY_ID $key, SECRET $secret, REGION $region,
                ENDPOINT $endpoint, URL_STYLE 'path', USE_SSL $ssl)""",
-        {"key": store.access_key, "secret": store.secret_key, "region": store.region,
-         "endpoint": store.host_port, "ssl": store.use_ssl},
+        {
+            "key": store.access_key,
+            "secret": store.secret_key,
+            "region": store.region,
+            "endpoint": store.host_port,
+            "ssl": store.use_ssl,
+        },
     )
     return con

@@ -3,6 +3,7 @@
 Flink's messages echo statements and options, so every text of Flink's that this module passes on (errors, root
 exceptions) goes through resources/redact.py first: a password in a statement never reaches Dagster's event log.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,16 @@ class FlinkError(RuntimeError):
 
 
 # Jobs in these states hold (or will hold) slots; a job of the same name in one of them is "running".
-ACTIVE_STATES = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "FAILING", "CANCELLING", "RECONCILING",
-                 "SUSPENDED")
+ACTIVE_STATES = (
+    "CREATED",
+    "INITIALIZING",
+    "RUNNING",
+    "RESTARTING",
+    "FAILING",
+    "CANCELLING",
+    "RECONCILING",
+    "SUSPENDED",
+)
 # Connector identifiers and file-system schemes the platform's SQL uses, and the jars that provide them.
 CONNECTOR_JARS = {
     "kafka": "flink-sql-connector-kafka-*.jar in lib/",
@@ -37,31 +46,39 @@ CONNECTOR_JARS = {
 
 def condensed(java_error: str) -> str:
     """A Java error without its stack frames (the message and every 'Caused by' line), passwords masked."""
-    lines = [line for line in java_error.splitlines()
-             if line.strip() and not line.startswith("\tat ") and not re.match(r"\s*\.\.\. \d+ more", line)]
+    lines = [
+        line
+        for line in java_error.splitlines()
+        if line.strip() and not line.startswith("\tat ") and not re.match(r"\s*\.\.\. \d+ more", line)
+    ]
     return redact("\n".join(dict.fromkeys(lines)))
 
 
 def missing_jar_hint(message: str) -> str:
     """How to fix a connector or file system Flink could not find, or '' when `message` is not about that."""
     found = re.search(r"Could not find any factory for identifier '([^']+)'", message) or re.search(
-        r"Could not find a file system implementation for scheme '([^']+)'", message)
+        r"Could not find a file system implementation for scheme '([^']+)'", message
+    )
     if not found:
         return ""
     name = found.group(1)
     jar = CONNECTOR_JARS.get(name, f"the jar providing '{name}' in lib/ (or plugins/ for a file system)")
-    return (f"Flink has no '{name}' on its classpath: it needs {jar} of the Flink distribution. "
-            "`lakehouse up --with flink` fetches the platform's jars from Maven Central (infra/flink/pom.xml); "
-            "on another cluster add the jar and restart the JobManager, TaskManagers and SQL Gateway.")
+    return (
+        f"Flink has no '{name}' on its classpath: it needs {jar} of the Flink distribution. "
+        "`lakehouse up --with flink` fetches the platform's jars from Maven Central (infra/flink/pom.xml); "
+        "on another cluster add the jar and restart the JobManager, TaskManagers and SQL Gateway."
+    )
 
 
 def pgpass_hint(message: str) -> str:
     """How to fix a JDBC sink that could not log in to Postgres, or '' when `message` is not about that."""
     if not re.search(r"no password was provided|password authentication failed", message):
         return ""
-    return ("\nThe JDBC sink's Postgres driver reads the password from the TaskManagers' pgpass file (PGPASSFILE), "
-            "never from the SQL: `lakehouse up --with flink` writes it from PG_URL and the TaskManager reads it when "
-            "it starts (restart Flink after changing PG_URL); on another cluster give the TaskManagers a pgpass file.")
+    return (
+        "\nThe JDBC sink's Postgres driver reads the password from the TaskManagers' pgpass file (PGPASSFILE), "
+        "never from the SQL: `lakehouse up --with flink` writes it from PG_URL and the TaskManager reads it when "
+        "it starts (restart Flink after changing PG_URL); on another cluster give the TaskManagers a pgpass file."
+    )
 
 
 @dataclass(frozen=True)
@@ -101,8 +118,10 @@ class FlinkResource(ConfigurableResource):
                 errors = [response.text]
             message = condensed("\n".join(map(str, errors)))
             hint = missing_jar_hint(message)
-            raise FlinkError(f"{method} {url} -> HTTP {response.status_code}: "
-                             + (f"{hint}\n" if hint else "") + message, status=response.status_code)
+            raise FlinkError(
+                f"{method} {url} -> HTTP {response.status_code}: " + (f"{hint}\n" if hint else "") + message,
+                status=response.status_code,
+            )
         return response.json() if response.content else {}
 
     def overview(self) -> dict:
@@ -246,6 +265,7 @@ class FlinkResource(ConfigurableResource):
             if info["state"] in states:
                 return info
             if info["state"] in ("FAILED", "CANCELED") or time.monotonic() > deadline:
-                raise FlinkError(f"job {job_id} is {info['state']} (waited for {'/'.join(states)})"
-                                 + self.root_exception(job_id))
+                raise FlinkError(
+                    f"job {job_id} is {info['state']} (waited for {'/'.join(states)})" + self.root_exception(job_id)
+                )
             time.sleep(0.5)

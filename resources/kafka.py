@@ -1,4 +1,5 @@
 """Kafka access for the pipeline: admin and consumer clients built from one setting."""
+
 from __future__ import annotations
 
 from confluent_kafka import Consumer

@@ -1,4 +1,5 @@
 """A thin client for Kafka Connect's REST API: register, watch, restart, pause, resume, stop and remove connectors."""
+
 from __future__ import annotations
 
 import requests
@@ -34,8 +35,10 @@ class KafkaConnectResource(ConfigurableResource):
             with session:
                 response = session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.ConnectionError as exc:
-            raise KafkaConnectError(f"Kafka Connect is unreachable at {self.url} ({exc.__class__.__name__}); "
-                                    "start it with `lakehouse up --with connect`") from None
+            raise KafkaConnectError(
+                f"Kafka Connect is unreachable at {self.url} ({exc.__class__.__name__}); "
+                "start it with `lakehouse up --with connect`"
+            ) from None
         except requests.Timeout:
             raise KafkaConnectError(f"{method} {url}: no answer in {self.timeout:.0f}s") from None
         if response.status_code >= 400:
@@ -43,8 +46,9 @@ class KafkaConnectResource(ConfigurableResource):
                 message = response.json().get("message") or response.text
             except ValueError:
                 message = response.text
-            raise KafkaConnectError(f"{method} {url} -> HTTP {response.status_code}: {redact(message)}",
-                                    status=response.status_code)
+            raise KafkaConnectError(
+                f"{method} {url} -> HTTP {response.status_code}: {redact(message)}", status=response.status_code
+            )
         return response
 
     def connectors(self) -> dict[str, dict]:
@@ -55,10 +59,14 @@ class KafkaConnectResource(ConfigurableResource):
         """The connector plugin's verdict on `config` ("field: error" lines, empty when valid). Debezium's check
         logs in to the database; asked first, because Connect 4.3 answers an invalid PUT with a
         NullPointerException instead of these errors."""
-        answer = self._call("PUT", f"/connector-plugins/{config['connector.class']}/config/validate",
-                            json={**config, "name": name})
-        return [f"{item['value']['name']}: {error}" for item in answer.get("configs", [])
-                for error in (item.get("value") or {}).get("errors") or []]
+        answer = self._call(
+            "PUT", f"/connector-plugins/{config['connector.class']}/config/validate", json={**config, "name": name}
+        )
+        return [
+            f"{item['value']['name']}: {error}"
+            for item in answer.get("configs", [])
+            for error in (item.get("value") or {}).get("errors") or []
+        ]
 
     def put_config(self, name: str, config: dict[str, str]) -> bool:
         """Create or update connector `name` (Connect validates the config first); True when it was created."""

@@ -5,6 +5,7 @@ transaction block) and is recorded in public.schema_migrations with the SHA-256 
 skipped; editing one after it was applied is an error: add a new file instead. A session-level advisory lock
 serialises concurrent callers (several Dagster processes starting at once).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Settings of the SQL models, as a resource: batch bounds, DuckDB's memory, the event-time window rules."""
+
 from __future__ import annotations
 
 from dagster import ConfigurableResource
@@ -9,8 +10,9 @@ class ModelSettings(ConfigurableResource):
     """How much one models run takes on and how windows treat time (defaults in .env.example)."""
 
     max_objects_per_batch: int = Field(2000, description="Input objects one batch of a model reads at most")
-    max_bytes_per_batch: int = Field(512 * 1024 * 1024, description="Input bytes one batch reads at most "
-                                                                     "(at least one object)")
+    max_bytes_per_batch: int = Field(
+        512 * 1024 * 1024, description="Input bytes one batch reads at most (at least one object)"
+    )
     max_batches_per_run: int = Field(20, description="Batches one run takes; the rest is left to the next run")
     duckdb_memory_limit: str = Field("2GB", description="DuckDB's memory_limit; beyond it DuckDB spills to disk")
     duckdb_temp_directory: str = Field("", description="Where DuckDB spills (empty: a folder in the system's temp)")

@@ -1,4 +1,5 @@
 """The S3-compatible object store (MinIO or any S3 API) that holds the lake's bronze and silver layers."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit

@@ -1,4 +1,5 @@
 """Postgres, where the gold tables and the dashboard's views live."""
+
 from __future__ import annotations
 
 import psycopg

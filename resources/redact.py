@@ -6,6 +6,7 @@ any text that may carry one (a connection URI, a driver's error message, a rende
 metadata, a log line or an exception message; raise the redacted error `from None`, or the original exception,
 secret included, travels along as its cause.
 """
+
 from __future__ import annotations
 
 import re

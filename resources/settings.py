@@ -3,6 +3,7 @@
 The defaults point at the local stack (`lakehouse up`), so everything works with nothing set.
 Credentials default to development-only values; set the variables in any shared deployment.
 """
+
 from __future__ import annotations
 
 import os
@@ -79,8 +80,17 @@ DEFAULTS: dict[str, str] = {
     "DAGSTER_UI_URL": "http://127.0.0.1:3000",  # used in alert links
 }
 
-SECRETS = frozenset({"S3_SECRET_KEY", "PG_URL", "SUPERSET_ADMIN_PASSWORD", "SUPERSET_SECRET_KEY",
-                     "SUPERSET_DATABASE_URI", "CDC_PG_PASSWORD", "ALERT_WEBHOOK_URL"})
+SECRETS = frozenset(
+    {
+        "S3_SECRET_KEY",
+        "PG_URL",
+        "SUPERSET_ADMIN_PASSWORD",
+        "SUPERSET_SECRET_KEY",
+        "SUPERSET_DATABASE_URI",
+        "CDC_PG_PASSWORD",
+        "ALERT_WEBHOOK_URL",
+    }
+)
 
 
 def setting(name: str) -> str:

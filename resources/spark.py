@@ -2,6 +2,7 @@
 
 A driver is a local process (assets/spark/launcher.py starts it); these are the settings it is started with.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,8 +68,12 @@ class SparkResource(ConfigurableResource):
 
 def spark_resource() -> SparkResource:
     """The resource from the environment (defaults in .env.example)."""
-    return SparkResource(master=setting("SPARK_MASTER"), topic=setting("SPARK_TOPIC"),
-                         max_message_bytes=int(setting("BRONZE_MAX_MESSAGE_BYTES")),
-                         trigger_interval=setting("SPARK_TRIGGER_INTERVAL"),
-                         shuffle_partitions=int(setting("SPARK_SHUFFLE_PARTITIONS")),
-                         driver_memory=setting("SPARK_DRIVER_MEMORY"), ui_port=setting("SPARK_UI_PORT"))
+    return SparkResource(
+        master=setting("SPARK_MASTER"),
+        topic=setting("SPARK_TOPIC"),
+        max_message_bytes=int(setting("BRONZE_MAX_MESSAGE_BYTES")),
+        trigger_interval=setting("SPARK_TRIGGER_INTERVAL"),
+        shuffle_partitions=int(setting("SPARK_SHUFFLE_PARTITIONS")),
+        driver_memory=setting("SPARK_DRIVER_MEMORY"),
+        ui_port=setting("SPARK_UI_PORT"),
+    )

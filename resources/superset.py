@@ -1,5 +1,6 @@
 """A thin client for Superset's REST API: log in (JWT plus CSRF token), then find, create, update and delete
 the objects under /api/v1 (database, dataset, chart, dashboard)."""
+
 from __future__ import annotations
 
 import prison
@@ -38,27 +39,42 @@ class SupersetClient:
         try:
             response = self.http.request(method, url, timeout=self.timeout, **kwargs)
         except requests.ConnectionError as exc:
-            raise SupersetError(redact(
-                f"Superset is unreachable at {self.url} ({exc.__class__.__name__}); "
-                "start it with `lakehouse up --with superset`", self.secrets
-            )) from exc
+            raise SupersetError(
+                redact(
+                    f"Superset is unreachable at {self.url} ({exc.__class__.__name__}); "
+                    "start it with `lakehouse up --with superset`",
+                    self.secrets,
+                )
+            ) from exc
         if response.status_code >= 400:
-            raise SupersetError(redact(f"{method} {url} -> HTTP {response.status_code}: {response.text[:2000]}",
-                                       self.secrets), status=response.status_code)
+            raise SupersetError(
+                redact(f"{method} {url} -> HTTP {response.status_code}: {response.text[:2000]}", self.secrets),
+                status=response.status_code,
+            )
         return response.json() if response.content else {}
 
     def login(self, username: str, password: str) -> None:
         """Get an access token for `username` and a CSRF token bound to this session."""
         try:
-            token = self.request("POST", "security/login", json={
-                "username": username, "password": password, "provider": "db", "refresh": False,
-            })["access_token"]
+            token = self.request(
+                "POST",
+                "security/login",
+                json={
+                    "username": username,
+                    "password": password,
+                    "provider": "db",
+                    "refresh": False,
+                },
+            )["access_token"]
         except SupersetError as exc:
             if exc.status == 401:
-                raise SupersetError(redact(
-                    f"Superset at {self.url} refused the credentials of user {username!r} "
-                    "(SUPERSET_ADMIN_USER / SUPERSET_ADMIN_PASSWORD)", self.secrets
-                )) from exc
+                raise SupersetError(
+                    redact(
+                        f"Superset at {self.url} refused the credentials of user {username!r} "
+                        "(SUPERSET_ADMIN_USER / SUPERSET_ADMIN_PASSWORD)",
+                        self.secrets,
+                    )
+                ) from exc
             raise
         self.http.headers["Authorization"] = f"Bearer {token}"
         self.http.headers["X-CSRFToken"] = self.request("GET", "security/csrf_token/")["result"]
@@ -67,13 +83,18 @@ class SupersetClient:
     def find(self, kind: str, identity: dict[str, object]) -> list[dict]:
         """The `kind` objects (database, dataset, chart, dashboard) matching `identity`: column -> value,
         compared with "eq", or -> (operator, value) for another of Superset's filter operators."""
-        filters = [{"col": col, "opr": value[0], "value": value[1]} if isinstance(value, tuple)
-                   else {"col": col, "opr": "eq", "value": value} for col, value in identity.items()]
+        filters = [
+            {"col": col, "opr": value[0], "value": value[1]}
+            if isinstance(value, tuple)
+            else {"col": col, "opr": "eq", "value": value}
+            for col, value in identity.items()
+        ]
         query = {"filters": filters, "page_size": 100}
         return self.request("GET", f"{kind}/", params={"q": prison.dumps(query)})["result"]
 
-    def upsert(self, kind: str, identity: dict[str, object], body: dict,
-               update: dict | None = None) -> tuple[int, bool]:
+    def upsert(
+        self, kind: str, identity: dict[str, object], body: dict, update: dict | None = None
+    ) -> tuple[int, bool]:
         """PUT `update` (default `body`) to the one `kind` object matching `identity`, or POST `body` to create it;
         return (its id, created?). More than one match is an error: nothing is guessed."""
         found = self.find(kind, identity)

@@ -1,4 +1,5 @@
 """Shared fixtures: the tests talk to the real services of the local stack (`lakehouse up --with flink`)."""
+
 from __future__ import annotations
 
 import uuid

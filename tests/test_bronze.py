@@ -1,4 +1,5 @@
 """Kafka -> bronze through the real sensor, job and instance: every record landed or quarantined exactly once."""
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,11 @@ def test_every_record_lands_or_is_quarantined_exactly_once(harness):
     report = _produce(harness, 3000, bad_fraction=0.1, duplicate_fraction=0.05, late_fraction=0.05, disorder=30)
     results = harness.drain()
     assert len(results) >= 3000 // 700
-    assert all(check_results(r) == {"records_accounted_for": True, "no_records_lost_to_retention": True,
-                                    "consumer_lag_below_threshold": True} for r in results)
+    assert all(
+        check_results(r)
+        == {"records_accounted_for": True, "no_records_lost_to_retention": True, "consumer_lag_below_threshold": True}
+        for r in results
+    )
 
     landed, quarantined = harness.offsets("stream"), harness.offsets("quarantine")
     assert len(landed) == len(set(landed)) and len(quarantined) == len(set(quarantined)), "a record landed twice"
@@ -62,11 +66,15 @@ def test_a_batch_larger_than_a_compression_chunk_reads_back_exactly(harness):
     report = _produce(harness, 3000, bad_fraction=0.05)
     assert len(harness.drain()) == 1
     ids = {(p, o): event_id for p, o, kind, event_id in report.records if kind not in BAD_KINDS}
-    landed = {(line["_kafka"]["partition"], line["_kafka"]["offset"]): line
-              for lines in harness.objects("stream").values() for line in lines}
+    landed = {
+        (line["_kafka"]["partition"], line["_kafka"]["offset"]): line
+        for lines in harness.objects("stream").values()
+        for line in lines
+    }
     assert {k: line["event_id"] for k, line in landed.items()} == ids
-    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["_kafka"]["timestamp"])
-               for line in landed.values())
+    assert all(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["_kafka"]["timestamp"]) for line in landed.values()
+    )
     assert len(harness.offsets("quarantine")) == len(report.records) - len(ids)
 
 
@@ -79,11 +87,15 @@ def test_quiet_topic_requests_nothing_and_reexecution_changes_no_object(harness)
 
     store = harness.resources["object_store"]
     s3 = store.client()
-    before = {o["Key"]: (o["ETag"], o["LastModified"]) for o in
-              s3.list_objects_v2(Bucket=store.bucket, Prefix=f"bronze/stream/{harness.spec.topic}/")["Contents"]}
+    before = {
+        o["Key"]: (o["ETag"], o["LastModified"])
+        for o in s3.list_objects_v2(Bucket=store.bucket, Prefix=f"bronze/stream/{harness.spec.topic}/")["Contents"]
+    }
     harness.run(first[0])  # re-execute the same batch
-    after = {o["Key"]: (o["ETag"], o["LastModified"]) for o in
-             s3.list_objects_v2(Bucket=store.bucket, Prefix=f"bronze/stream/{harness.spec.topic}/")["Contents"]}
+    after = {
+        o["Key"]: (o["ETag"], o["LastModified"])
+        for o in s3.list_objects_v2(Bucket=store.bucket, Prefix=f"bronze/stream/{harness.spec.topic}/")["Contents"]
+    }
     assert after == before
     assert sorted(harness.offsets("stream")) == sorted(set(harness.offsets("stream")))
 
@@ -103,7 +115,7 @@ def test_a_run_killed_mid_batch_and_retried_leaves_no_duplicate_and_no_gap(harne
         return real_head(s3, bucket, key)
 
     monkeypatch.setattr(writer, "_head", dying_head)
-    with pytest.raises(BaseException):
+    with pytest.raises(BaseException):  # noqa: B017 (Dagster may re-raise the interrupt as its own error)
         harness.run(request)
     assert 0 < len(harness.objects("stream")) < 3, "the kill should leave a partial batch"
     monkeypatch.setattr(writer, "_head", real_head)
@@ -122,17 +134,20 @@ def test_offsets_deleted_by_retention_are_reported_and_ingestion_carries_on(harn
     partition, (start, end) = next((int(p), r) for p, r in ranges.items() if r[1] - r[0] >= 10)
     admin = harness.resources["kafka"].admin()
     admin.delete_records([TopicPartition(harness.spec.topic, partition, start + 5)])[
-        TopicPartition(harness.spec.topic, partition, start + 5)].result(30)
+        TopicPartition(harness.spec.topic, partition, start + 5)
+    ].result(30)
 
     result = harness.run(request, raise_on_error=False)
     assert result.success, "a retention gap must not fail the batch"
     mat = result.asset_materializations_for_node(harness.asset.op.name)[0]
     assert mat.metadata["records_lost_to_retention"].value == 5
-    check = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
-             for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    check = {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
     assert check["no_records_lost_to_retention"].passed is False
-    assert check["no_records_lost_to_retention"].metadata["lost_offsets"].value == {
-        str(partition): [start, start + 4]}
+    assert check["no_records_lost_to_retention"].metadata["lost_offsets"].value == {str(partition): [start, start + 4]}
     assert check["records_accounted_for"].passed is True
     assert (partition, start) not in harness.offsets("stream")
     _produce(harness, 50, seed=13)

@@ -1,4 +1,5 @@
 """Bronze ingestion across failures of the real services: nothing lost, nothing doubled."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,11 @@ def harness(fresh_topic, resources):
 
 
 def _produce(harness, count, seed):
-    report = produce(GeneratorSpec(topic=harness.spec.topic, count=count, rate=0, seed=seed),
-                     harness.resources["kafka"].bootstrap_servers, keep_records=True)
+    report = produce(
+        GeneratorSpec(topic=harness.spec.topic, count=count, rate=0, seed=seed),
+        harness.resources["kafka"].bootstrap_servers,
+        keep_records=True,
+    )
     assert not report.failed
     return {(p, o) for p, o, _, _ in report.records}
 

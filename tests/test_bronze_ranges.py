@@ -1,4 +1,5 @@
 """Planning micro-batches: the missing parts of a partition's offsets, packed into capped batches."""
+
 from __future__ import annotations
 
 from assets.bronze.ranges import legacy_cursor, missing, plan_batches, run_key

@@ -1,4 +1,5 @@
 """The stateless bronze transform: payload + processed_at + _kafka, or quarantine with a reason."""
+
 from __future__ import annotations
 
 import base64
@@ -24,8 +25,13 @@ def test_valid_order_keeps_payload_and_gains_processed_at_and_kafka_coordinates(
     line = json.loads(out.line)
     assert {k: line[k] for k in GOOD} == GOOD
     assert line["processed_at"] == "2026-01-01T00:00:05.000Z"
-    assert line["_kafka"] == {"topic": "orders", "partition": 2, "offset": 41,
-                              "timestamp": "2026-01-01T00:00:00.123Z", "key": "o1"}
+    assert line["_kafka"] == {
+        "topic": "orders",
+        "partition": 2,
+        "offset": 41,
+        "timestamp": "2026-01-01T00:00:00.123Z",
+        "key": "o1",
+    }
     assert out.event_time == datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
@@ -33,8 +39,19 @@ def test_a_compact_payload_is_spliced_byte_for_byte_as_a_reserialization_would_w
     """The raw bytes are kept: for the generator's compact JSON the line equals the old dict round trip."""
     raw = msgspec.json.encode({**GOOD, "customer_id": "c-1", "currency": "VND"})
     out = transform(_rec(raw), ORDERS, "2026-01-01T00:00:05.000Z", 1 << 20)
-    expected = msgspec.json.encode({**json.loads(raw), "processed_at": "2026-01-01T00:00:05.000Z", "_kafka": {
-        "topic": "orders", "partition": 2, "offset": 41, "timestamp": "2026-01-01T00:00:00.123Z", "key": "o1"}})
+    expected = msgspec.json.encode(
+        {
+            **json.loads(raw),
+            "processed_at": "2026-01-01T00:00:05.000Z",
+            "_kafka": {
+                "topic": "orders",
+                "partition": 2,
+                "offset": 41,
+                "timestamp": "2026-01-01T00:00:00.123Z",
+                "key": "o1",
+            },
+        }
+    )
     assert out.line == expected + b"\n"
 
 
@@ -117,8 +134,10 @@ def test_object_names_carry_the_topic_id_in_a_form_that_makes_no_folder():
     [(layer, partition, dt)] = writer.groups
     key = writer.object_key(layer, partition, dt, writer.groups[(layer, partition, dt)])
     assert key == "bronze/stream/orders/dt=2026-01-01/orders-2_AC7n1x-p0-5-9.jsonl.zst"
-    assert ObjectWriter("orders", PREFIXES).object_key(layer, partition, dt, writer.groups[(layer, partition, dt)]) \
+    assert (
+        ObjectWriter("orders", PREFIXES).object_key(layer, partition, dt, writer.groups[(layer, partition, dt)])
         == "bronze/stream/orders/dt=2026-01-01/orders-p0-5-9.jsonl.zst"
+    )
 
 
 def test_a_type_error_before_broken_json_is_quarantined_not_raised():
@@ -132,9 +151,14 @@ def test_a_type_error_before_broken_json_is_quarantined_not_raised():
 
 
 CHANGES = TopicSpec("dbserver1.app.orders", "json", "debezium")
-CHANGE = {"before": None, "after": {"order_id": "o1", "amount": "1.50", "note": "a column added later"},
-          "source": {"version": "3.6.1.Final", "lsn": 36598528, "txId": 3408, "ts_ms": 1795637093789},
-          "op": "c", "ts_ms": 1795637094194, "transaction": None}
+CHANGE = {
+    "before": None,
+    "after": {"order_id": "o1", "amount": "1.50", "note": "a column added later"},
+    "source": {"version": "3.6.1.Final", "lsn": 36598528, "txId": 3408, "ts_ms": 1795637093789},
+    "op": "c",
+    "ts_ms": 1795637094194,
+    "transaction": None,
+}
 
 
 def test_a_debezium_topic_lands_changes_whole_and_tombstones_as_such():
@@ -156,5 +180,6 @@ def test_a_malformed_change_envelope_is_quarantined_with_its_reason():
     assert reason(op="d") == "schema debezium: op 'd' needs the deleted row in 'before'"
     assert reason(source={"txId": 1, "ts_ms": 2}) == "schema debezium: missing field 'source.lsn'"
     assert reason(source={**CHANGE["source"], "lsn": "0/22E7A10"}) == (
-        "schema debezium: field 'source.lsn' must be an integer (the change's WAL position), got '0/22E7A10'")
+        "schema debezium: field 'source.lsn' must be an integer (the change's WAL position), got '0/22E7A10'"
+    )
     assert reason(after=[1]).startswith("schema debezium: field 'after' must be an object")

@@ -2,6 +2,7 @@
 topic through Debezium, across a killed worker, a schema change and a wrong password, registered, watched and
 removed through the platform's Dagster asset, jobs and sensor; bronze lands the topic (through the platform's sensor
 and job) and the models keep the change log and the mirror app.orders_cdc equal to the source."""
+
 from __future__ import annotations
 
 import json
@@ -50,11 +51,19 @@ def cdc(connect_up):
 
 
 def _insert(cdc: CdcHarness, order_id: str, **extra: object) -> None:
-    columns = {"order_id": order_id, "customer_id": "c-00001", "status": "created", "amount": 12.5,
-               "currency": "VND", **extra}
+    columns = {
+        "order_id": order_id,
+        "customer_id": "c-00001",
+        "status": "created",
+        "amount": 12.5,
+        "currency": "VND",
+        **extra,
+    }
     with cdc.admin() as conn:
-        conn.execute(f"INSERT INTO app.orders ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
-                     list(columns.values()))
+        conn.execute(
+            f"INSERT INTO app.orders ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+            list(columns.values()),
+        )
 
 
 def _set_password(cdc: CdcHarness, password: str) -> None:
@@ -113,8 +122,10 @@ def test_the_connector_config_is_the_documented_one():
 
 def test_the_automation_sensor_registers_a_connector_never_registered_once():
     source = CdcSourceResource(host="db", port=5432, dbname="shop", user="cdc_user", password="unused")
-    defs = Definitions(assets=[shop_orders_connector],
-                       resources={"cdc_source": source, "kafka_connect": KafkaConnectResource(url="http://unused")})
+    defs = Definitions(
+        assets=[shop_orders_connector],
+        resources={"cdc_source": source, "kafka_connect": KafkaConnectResource(url="http://unused")},
+    )
     first = evaluate_automation_conditions(defs=defs, instance=DagsterInstance.ephemeral())
     assert first.total_requested == 1  # missing from the start: requested on the first tick (on_missing() never did)
 
@@ -122,13 +133,15 @@ def test_the_automation_sensor_registers_a_connector_never_registered_once():
 def test_the_server_decodes_logically_and_the_cdc_role_reads_only_the_application_database(cdc):
     with cdc.pg.superuser() as conn:
         assert conn.execute("SHOW wal_level").fetchone() == ("logical",)
-        attributes = conn.execute("SELECT rolreplication, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles "
-                                  "WHERE rolname = %s", (cdc.role,)).fetchone()
+        attributes = conn.execute(
+            "SELECT rolreplication, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = %s", (cdc.role,)
+        ).fetchone()
     assert attributes == (True, False, False, False)
     with cdc.admin() as conn:
         assert conn.execute("SELECT relreplident FROM pg_class WHERE oid = 'app.orders'::regclass").fetchone() == ("f",)
-        assert conn.execute("SELECT tablename FROM pg_publication_tables WHERE pubname = 'cdc_shop_orders'"
-                            ).fetchall() == [("orders",)]
+        assert conn.execute(
+            "SELECT tablename FROM pg_publication_tables WHERE pubname = 'cdc_shop_orders'"
+        ).fetchall() == [("orders",)]
         may_insert = conn.execute("SELECT has_table_privilege(%s, 'app.orders', 'INSERT')", (cdc.role,)).fetchone()
     assert may_insert == (False,)
     lake_db = cdc.pg.login()["dbname"]
@@ -138,8 +151,14 @@ def test_the_server_decodes_logically_and_the_cdc_role_reads_only_the_applicatio
 
 def test_lakehouse_app_prints_what_it_committed(cdc):
     env = {**os.environ, "SHOP_DATABASE": cdc.dbname, "PG_URL": cdc.cfg.pg_url}
-    done = subprocess.run([sys.executable, "-m", "infra.cli", "app", "--count", "80", "--rate", "0", "--seed", "9"],
-                          env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "app", "--count", "80", "--rate", "0", "--seed", "9"],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["inserts"] + summary["updates"] + summary["deletes"] == summary["changes"] == 80
@@ -163,7 +182,7 @@ def test_rows_that_existed_before_the_connector_arrive_through_the_snapshot(cdc)
     assert again["created"].value is False  # the same connector, updated in place: no second snapshot
     _insert(cdc, "o-after-snapshot")
     changes = cdc.changes(len(before) + 1)
-    assert [change.op for change in changes[len(before):]] == ["c"]
+    assert [change.op for change in changes[len(before) :]] == ["c"]
     assert len(changes) == len(before) + 1
 
 
@@ -183,7 +202,7 @@ def test_inserts_updates_and_deletes_arrive_as_c_u_d_with_tombstones_in_order_pe
         assert re.fullmatch(r"cu*(dt)?", "".join(e.op[0] for e in events)), (order_id, [e.op for e in events])
         lsns = [e.lsn for e in events if e.value]
         assert lsns == sorted(set(lsns)), f"{order_id}: LSNs out of order {lsns}"
-        for previous, event in zip(events, events[1:]):
+        for previous, event in zip(events, events[1:], strict=False):
             if event.op in ("u", "d"):  # REPLICA IDENTITY FULL: the before-image is the previous after-image
                 assert event.value["before"] == previous.value["after"]
             if event.op == "d":
@@ -222,8 +241,7 @@ def test_the_mirror_equals_the_source_applies_each_change_once_and_never_regress
     tombstones = [line for lines in lake.bronze.objects("stream").values() for line in lines if line.get("tombstone")]
     assert len(tombstones) == report.counts["deletes"]  # landed in bronze as expected records
     assert lake.bronze.objects("quarantine") == {}
-    [latest] = [e for e in lake.bronze.instance.get_latest_materialization_events(
-        [lake.bronze.asset.key]).values()]
+    [latest] = [e for e in lake.bronze.instance.get_latest_materialization_events([lake.bronze.asset.key]).values()]
     assert latest.asset_materialization.metadata["tombstones"].value >= 1
 
     # Re-applying: the snapshot again (older than what followed) and then every batch; nothing is rewritten.
@@ -240,15 +258,19 @@ def test_the_mirror_equals_the_source_applies_each_change_once_and_never_regress
     updated = next(c for c in changes if c.op == "c" and "u" in ops[c.order_id] and "d" not in ops[c.order_id])
     deleted = next(c for c in changes if c.op in ("c", "r") and "d" in ops[c.order_id])
     broken = {**updated.value, "source": {**updated.value["source"], "lsn": "0/22E7A10"}}
-    _produce(cdc, [(json.dumps(c.key).encode(), json.dumps(c.value).encode()) for c in (updated, deleted)]
-             + [(b'{"order_id":"o-broken"}', json.dumps(broken).encode())])
+    _produce(
+        cdc,
+        [(json.dumps(c.key).encode(), json.dumps(c.value).encode()) for c in (updated, deleted)]
+        + [(b'{"order_id":"o-broken"}', json.dumps(broken).encode())],
+    )
     lake.wait_equal()
     assert lake.mirror_state(keys) == state
     log = [change_id for change_id, _ in lake.change_log(keys)]
     assert len(log) == len(set(log)) == len({(c.order_id, c.lsn, c.op) for c in changes if c.value})
     [quarantined] = [line for lines in lake.bronze.objects("quarantine").values() for line in lines]
-    assert quarantined["reason"] == ("schema debezium: field 'source.lsn' must be an integer (the change's WAL "
-                                     "position), got '0/22E7A10'")
+    assert quarantined["reason"] == (
+        "schema debezium: field 'source.lsn' must be an integer (the change's WAL position), got '0/22E7A10'"
+    )
 
 
 def test_a_worker_killed_and_restarted_resumes_from_its_stored_offsets(cdc, cfg):
@@ -273,8 +295,10 @@ def test_a_worker_killed_and_restarted_resumes_from_its_stored_offsets(cdc, cfg)
     expected = _events(first) + _events(second) + 1
     changes = cdc.changes_by_key_and_lsn(expected - first.counts["deletes"] - second.counts["deletes"], timeout=180)
     records = [c for c in changes if c.value]
-    print(f"\nafter kill -9: {len(records) - len({(c.order_id, c.lsn, c.op) for c in records})} change records "
-          "re-sent (at least once), none missing")
+    print(
+        f"\nafter kill -9: {len(records) - len({(c.order_id, c.lsn, c.op) for c in records})} change records "
+        "re-sent (at least once), none missing"
+    )
     assert down in {c.order_id for c in changes}
     assert not any(c.op == "r" for c in changes), "the restarted worker took a new snapshot instead of resuming"
     assert _mirror(changes) == cdc.rows()
@@ -302,8 +326,12 @@ def test_a_column_added_to_the_source_table_appears_in_later_events(cdc):
     assert cdc.connect.status(cdc.connector)["tasks"][0]["state"] == "RUNNING"
     lake = CdcLake(cdc)  # kept in bronze and in the change log; the mirror still equals the source
     lake.wait_equal()
-    [landed] = [line for lines in lake.bronze.objects("stream").values() for line in lines
-                if line.get("op") == "c" and line["after"]["order_id"] == after]
+    [landed] = [
+        line
+        for lines in lake.bronze.objects("stream").values()
+        for line in lines
+        if line.get("op") == "c" and line["after"]["order_id"] == after
+    ]
     assert landed["after"]["note"] == "gift wrap"
     log = dict(lake.change_log({before, after}))
     notes = {change_id.split(":")[0]: json.loads(after).get("note") for change_id, after in log.items()}
@@ -326,9 +354,12 @@ def test_a_wrong_password_turns_the_sensor_red_and_fixing_it_and_rerunning_the_a
     _set_password(cdc, rotated)  # the database's password changes under the running connector
     cdc.control("cdc_restart_connector")  # Connect restarts it; Debezium's login fails and it retries forever
     red = _first_red_tick(cdc, timeout=150)
-    assert re.search(rf'(?s)connector {cdc.connector} is RUNNING but .*replication slot {cdc.slot}.*'
-                     rf"Connect's validation of its config says:\ndatabase.hostname: .*password authentication "
-                     rf'failed for user "{cdc.role}"', red), red
+    assert re.search(
+        rf"(?s)connector {cdc.connector} is RUNNING but .*replication slot {cdc.slot}.*"
+        rf"Connect's validation of its config says:\ndatabase.hostname: .*password authentication "
+        rf'failed for user "{cdc.role}"',
+        red,
+    ), red
     assert rotated not in red and cdc.password not in red
 
     _set_password(cdc, cdc.password)  # fixed: the role's password is the one the worker's secret holds again
@@ -346,8 +377,11 @@ def test_a_failed_task_turns_the_sensor_red_with_connects_trace_and_removal_star
         conn.execute("DROP PUBLICATION cdc_shop_orders")
     _insert(cdc, "o-after-the-drop")
     red = _first_red_tick(cdc, timeout=120)
-    assert re.search(rf"(?s)connector {cdc.connector}: task 0 FAILED on .*\nCaused by: .*Publication autocreation "
-                     r"is disabled, please create one", red), red
+    assert re.search(
+        rf"(?s)connector {cdc.connector}: task 0 FAILED on .*\nCaused by: .*Publication autocreation "
+        r"is disabled, please create one",
+        red,
+    ), red
     assert "\tat " not in red  # the trace without its stack frames
 
     # The slot cannot decode past the drop even once the publication is back (Postgres reads publications as

@@ -1,4 +1,5 @@
 """The Dagster code location loads the way `dagster dev` loads it."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,7 +11,10 @@ from infra.stack.config import REPO_ROOT
 def test_workspace_validates():
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful for code location lakehouse" in result.stdout + result.stderr

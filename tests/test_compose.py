@@ -1,5 +1,6 @@
 """infra/docker-compose.yml validates with a real Compose implementation, has every service the lab names, and
 publishes every port on 127.0.0.1 unless BIND_ADDRESS says otherwise."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,13 @@ def _config(path, *extra: str, env: dict[str, str] | None = None) -> subprocess.
         pytest.fail("docker-compose is not installed: infra/setup.sh installs Debian's docker-compose")
     # The file's defaults, whatever the caller's environment sets (BIND_ADDRESS, credentials).
     clean = {k: v for k, v in os.environ.items() if k not in ("BIND_ADDRESS", "COMPOSE_FILE")}
-    return subprocess.run([exe, "-f", str(path), "--profile", "streaming", "config", *extra],
-                          capture_output=True, text=True, timeout=60, env={**clean, **(env or {})})
+    return subprocess.run(
+        [exe, "-f", str(path), "--profile", "streaming", "config", *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**clean, **(env or {})},
+    )
 
 
 def _published(port: str | dict) -> tuple[str, int]:
@@ -46,8 +52,10 @@ def _published(port: str | dict) -> tuple[str, int]:
 def _ports(env: dict[str, str] | None = None) -> dict[str, set[tuple[str, int]]]:
     result = _config(COMPOSE, env=env)
     assert result.returncode == 0, result.stderr
-    return {name: {_published(p) for p in service.get("ports", [])}
-            for name, service in yaml.safe_load(result.stdout)["services"].items()}
+    return {
+        name: {_published(p) for p in service.get("ports", [])}
+        for name, service in yaml.safe_load(result.stdout)["services"].items()
+    }
 
 
 def test_compose_file_validates_and_has_the_lab_services_and_ports():
@@ -84,8 +92,12 @@ def test_every_port_is_published_on_localhost_unless_bind_address_says_otherwise
 def test_no_credential_on_a_command_line():
     """Compose puts `command:` in the container's argv, which the host's users read in /proc: credentials go in
     `environment:` only."""
-    secrets = {"SUPERSET_ADMIN_PASSWORD": "sup-Xq1", "S3_SECRET_KEY": "s3-Xq2", "PG_PASSWORD": "pg-Xq3",
-               "SUPERSET_SECRET_KEY": "key-Xq4"}
+    secrets = {
+        "SUPERSET_ADMIN_PASSWORD": "sup-Xq1",
+        "S3_SECRET_KEY": "s3-Xq2",
+        "PG_PASSWORD": "pg-Xq3",
+        "SUPERSET_SECRET_KEY": "key-Xq4",
+    }
     result = _config(COMPOSE, env=secrets)
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]

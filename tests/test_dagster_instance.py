@@ -1,4 +1,5 @@
 """The stack's Dagster instance keeps its state in Postgres, so cursors and runs survive restarts."""
+
 from __future__ import annotations
 
 import shutil

@@ -6,6 +6,7 @@ graph and the sensors' status come from the code location and the instance). Gra
 the assertions read the rendered page. The graph grows while the project does, so the test asserts the lineage
 path and what GraphQL says, never a fixed list of nodes.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,14 +51,21 @@ class Webserver:
         executable = Path(sys.executable).with_name("dagster-webserver")
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                [str(executable), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)], cwd=REPO_ROOT,
-                env={**os.environ, "DAGSTER_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                [str(executable), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+                cwd=REPO_ROOT,
+                env={**os.environ, "DAGSTER_HOME": str(home)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def graphql(self, query: str) -> dict:
         """The `data` of a GraphQL answer; an AssertionError with the errors if there are any."""
-        request = urllib.request.Request(f"{self.url}/graphql", data=json.dumps({"query": query}).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/graphql",
+            data=json.dumps({"query": query}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with _NO_PROXY.open(request, timeout=30) as response:
             answer = json.load(response)
         assert not answer.get("errors"), answer["errors"]
@@ -75,8 +83,11 @@ class Webserver:
                 entries = self.graphql(query)["workspaceOrError"]["locationEntries"]
             except OSError:
                 entries = []
-            errors = [e["locationOrLoadError"] for e in entries if e["locationOrLoadError"]
-                      and e["locationOrLoadError"]["__typename"] == "PythonError"]
+            errors = [
+                e["locationOrLoadError"]
+                for e in entries
+                if e["locationOrLoadError"] and e["locationOrLoadError"]["__typename"] == "PythonError"
+            ]
             if errors:
                 pytest.fail(f"the code location failed to load: {errors[0]['message']}")
             if entries and all(e["loadStatus"] == "LOADED" for e in entries):
@@ -128,6 +139,7 @@ def browser(webserver):
 
 # --- what GraphQL says the graph holds ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Expected:
     groups: dict[str, str]  # asset key "a/b" -> its group
@@ -148,8 +160,9 @@ def expected(webserver) -> Expected:
 
 def test_graphql_has_the_lineage_the_page_must_draw(expected):
     """The premise of the browser test: a path kafka -> bronze -> silver -> app -> dashboard exists."""
-    assert _layer_paths(expected.edges, expected.groups, expected.lineage), \
+    assert _layer_paths(expected.edges, expected.groups, expected.lineage), (
         f"no {' -> '.join(expected.lineage)} path in {expected.edges}"
+    )
     assert {"kafka/orders", "kafka/lab_events"} <= set(expected.groups), sorted(expected.groups)
 
 
@@ -166,7 +179,7 @@ def _layer_paths(edges: set[tuple[str, str]], group: dict[str, str], lineage: tu
             paths.append(path)
             continue
         for nxt in downstream[path[-1]]:
-            if group.get(nxt) in lineage[layer:layer + 2] and nxt not in path:
+            if group.get(nxt) in lineage[layer : layer + 2] and nxt not in path:
                 stack.append([*path, nxt])
     return paths
 
@@ -209,8 +222,14 @@ def _read_graph(raw: dict) -> Drawn:
     """Name each drawn node group/label by the group box it lies in; reduce each edge to its two ends."""
     nodes = {}
     for node in raw["nodes"]:
-        inside = [g for g in raw["groups"] if g["x"] <= node["x"] and node["x"] + node["w"] <= g["x"] + g["w"]
-                  and g["y"] <= node["y"] and node["y"] + node["h"] <= g["y"] + g["h"]]
+        inside = [
+            g
+            for g in raw["groups"]
+            if g["x"] <= node["x"]
+            and node["x"] + node["w"] <= g["x"] + g["w"]
+            and g["y"] <= node["y"]
+            and node["y"] + node["h"] <= g["y"] + g["h"]
+        ]
         group = min(inside, key=lambda g: g["w"] * g["h"])["name"] if inside else "?"
         nodes[f"{group}/{node['name']}"] = (node["x"], node["y"], node["w"], node["h"])
     edges = []
@@ -227,8 +246,9 @@ def _label(key: str, group: str) -> str:
 
 def test_the_asset_graph_draws_the_lineage_from_the_kafka_topics_to_the_dashboard(webserver, browser, expected):
     browser.get(f"{webserver.url}/asset-groups")
-    WebDriverWait(browser, RENDER_TIMEOUT).until(lambda b: b.execute_script(_DRAWN),
-                                                 "the global asset graph did not render")
+    WebDriverWait(browser, RENDER_TIMEOUT).until(
+        lambda b: b.execute_script(_DRAWN), "the global asset graph did not render"
+    )
     # Groups start collapsed; the UI's own "Expand all groups" (Alt+E) opens them.
     ActionChains(browser).key_down(Keys.ALT).send_keys("e").key_up(Keys.ALT).perform()
     wanted = {_label(key, group) for key, group in expected.groups.items()}
@@ -252,14 +272,17 @@ def test_the_asset_graph_draws_the_lineage_from_the_kafka_topics_to_the_dashboar
     # Labels are cut with "…" when long: compare those by their start and end.
     missing = {w for w in wanted if w not in visible and not any(_same_label(w, v) for v in visible)}
     assert not missing, f"assets not drawn: {sorted(missing)}; drawn: {sorted(visible)} (screenshot: {shot})"
-    assert len(drawn.edges) == len(expected.edges), \
+    assert len(drawn.edges) == len(expected.edges), (
         f"{len(drawn.edges)} edges drawn, GraphQL has {len(expected.edges)} (screenshot: {shot})"
+    )
     # The lineage path, read from the drawing alone: every edge's ends are the nodes under them.
     drawn_edges = drawn.edge_names()
     groups = {name: name.split("/", 1)[0] for name in drawn.nodes}
     paths = _layer_paths({e for e in drawn_edges if None not in e}, groups, expected.lineage)
-    assert paths, f"no drawn path {' -> '.join(expected.lineage)}; drawn edges: {sorted(map(str, drawn_edges))} " \
-                  f"(screenshot: {shot})"
+    assert paths, (
+        f"no drawn path {' -> '.join(expected.lineage)}; drawn edges: {sorted(map(str, drawn_edges))} "
+        f"(screenshot: {shot})"
+    )
     assert any(p[0] == "kafka/orders" and p[1] == "bronze/orders" and p[2] == "silver/orders" for p in paths), paths
     assert ("kafka/lab_events", "bronze/lab_events") in drawn_edges, sorted(map(str, drawn_edges))
 
@@ -284,14 +307,18 @@ def test_the_automation_page_shows_the_sensors_running(webserver, browser):
         shown.clear()
         for name in expected:
             links = b.find_elements(By.CSS_SELECTOR, f'a[href$="/sensors/{name}"]')
-            switch = links[0].find_elements(
-                By.XPATH, "ancestor::*[@data-index][1]//label[contains(@class, 'Switch')]/input") if links else []
+            switch = (
+                links[0].find_elements(By.XPATH, "ancestor::*[@data-index][1]//label[contains(@class, 'Switch')]/input")
+                if links
+                else []
+            )
             shown[name] = switch[0].is_selected() if switch else None
         return shown == expected
 
     try:
-        WebDriverWait(browser, RENDER_TIMEOUT, poll_frequency=1,
-                      ignored_exceptions=(StaleElementReferenceException,)).until(read)  # the list re-renders
+        WebDriverWait(
+            browser, RENDER_TIMEOUT, poll_frequency=1, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(read)  # the list re-renders
     except TimeoutException:
         pass
     finally:

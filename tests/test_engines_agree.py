@@ -1,6 +1,7 @@
 """Three engines, one answer: DuckDB's models, Flink SQL and Spark Structured Streaming count the same final
 1-minute windows on the same seeded events (disorder, redeliveries, events minutes late). docs/engines.md says where
 they differ by design."""
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,11 @@ def _read_everything(spark: SparkHarness, total: int, timeout: float = 180.0) ->
     deadline = time.monotonic() + timeout
     while True:
         progress = (spark.row(SPARK_WINDOWS).progress or {}) if spark.row(SPARK_WINDOWS) else {}
-        ends = [sum(int(o) for o in offsets.values()) for source in progress.get("sources", [])
-                for offsets in _json(source.get("endOffset")).values()]
+        ends = [
+            sum(int(o) for o in offsets.values())
+            for source in progress.get("sources", [])
+            for offsets in _json(source.get("endOffset")).values()
+        ]
         if ends and ends[0] >= total:
             return
         assert time.monotonic() < deadline, f"Spark read {ends} of {total} records"
@@ -69,8 +73,12 @@ def test_duckdb_flink_and_spark_agree_on_every_final_window(engines):
     lake = Lake(flink.store, flink.postgres)
     lake.land(events + duplicates)
     lake.run_all()
-    statements = flink.submit(FLINK_WINDOWS).asset_materializations_for_node(
-        FLINK_WINDOWS.asset_key.to_python_identifier())[0].metadata["statements"].value
+    statements = (
+        flink.submit(FLINK_WINDOWS)
+        .asset_materializations_for_node(FLINK_WINDOWS.asset_key.to_python_identifier())[0]
+        .metadata["statements"]
+        .value
+    )
     assert "'url' = 'jdbc:postgresql://" in statements and urlsplit(flink.postgres.url).password not in statements
     assert "'password'" not in statements, "the TaskManagers read the password from their pgpass file"
     spark.submit(SPARK_WINDOWS)

@@ -4,6 +4,7 @@ records are counted — produced, landed, quarantined, lost, duplicated. Every r
 the table is printed at the end of the session and written to tests/artifacts/fault_table.md.
 
 The orchestrator killed mid-run is covered by tests/test_operations.py; poison values by tests/test_poison.py."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,7 @@ from resources import duckdb as lake_duckdb
 from resources.models import ModelSettings
 from tests.support.bronze import BronzeHarness
 from tests.support.faults import FaultRow, drive, kill9, record, restart
-from tests.support.lake import Lake
-from tests.support.lake import order_event
+from tests.support.lake import Lake, order_event
 
 OBJECT_STORE_DOWN_S = float(os.environ.get("FAULT_OBJECT_STORE_DOWN_S", "180"))
 
@@ -48,8 +48,11 @@ def _harness(topic: str, box) -> BronzeHarness:
 
 
 def _produce(topic: str, resources, count: int, seed: int, **kw) -> set[tuple[int, int]]:
-    report = produce(GeneratorSpec(topic=topic, count=count, rate=0, seed=seed, **kw),
-                     resources["kafka"].bootstrap_servers, keep_records=True)
+    report = produce(
+        GeneratorSpec(topic=topic, count=count, rate=0, seed=seed, **kw),
+        resources["kafka"].bootstrap_servers,
+        keep_records=True,
+    )
     assert not report.failed
     return {(p, o) for p, o, _, _ in report.records}
 
@@ -57,8 +60,17 @@ def _produce(topic: str, resources, count: int, seed: int, **kw) -> set[tuple[in
 def _count(fault: str, harness: BronzeHarness, sent: set, seconds: float) -> FaultRow:
     landed, quarantined = harness.offsets("stream"), harness.offsets("quarantine")
     every = landed + quarantined
-    row = record(FaultRow(fault, len(sent), len(set(landed)), len(set(quarantined)),
-                          lost=len(sent - set(every)), duplicated=len(every) - len(set(every)), recovery_s=seconds))
+    row = record(
+        FaultRow(
+            fault,
+            len(sent),
+            len(set(landed)),
+            len(set(quarantined)),
+            lost=len(sent - set(every)),
+            duplicated=len(every) - len(set(every)),
+            recovery_s=seconds,
+        )
+    )
     assert (row.lost, row.duplicated) == (0, 0), row
     return row
 
@@ -139,12 +151,23 @@ def test_topic_deleted_and_recreated(resources, box):
         seconds = drive(harness, landed_new, timeout_s=120)
         assert any(e.metadata.get("topic_recreated") for e in observed), "the re-creation should be reported"
         assert before <= set(harness.objects("stream")), "the old topic's objects are left as they were"
-        old_landed, new_landed = _offsets_of(harness, old_tid, all_lines=True), _offsets_of(
-            harness, new_tid, all_lines=True)
+        old_landed, new_landed = (
+            _offsets_of(harness, old_tid, all_lines=True),
+            _offsets_of(harness, new_tid, all_lines=True),
+        )
         every = [("old", *x) for x in old_landed] + [("new", *x) for x in new_landed]
         produced = {("old", *x) for x in old} | {("new", *x) for x in new}
-        record(FaultRow("topic deleted and re-created", len(produced), len(set(every)), 0,
-                        lost=len(produced - set(every)), duplicated=len(every) - len(set(every)), recovery_s=seconds))
+        record(
+            FaultRow(
+                "topic deleted and re-created",
+                len(produced),
+                len(set(every)),
+                0,
+                lost=len(produced - set(every)),
+                duplicated=len(every) - len(set(every)),
+                recovery_s=seconds,
+            )
+        )
         assert produced == set(every) and len(every) == len(set(every))
     finally:
         admin.delete_topics([topic])
@@ -169,9 +192,13 @@ def _wait_for(condition, timeout_s: float = 60) -> None:
 
 def _offsets_of(harness: BronzeHarness, topic_id: str, all_lines: bool = False):
     """(partition, offset) of the lines in the objects of one topic incarnation (a list with duplicates kept)."""
-    found = [(line["_kafka"]["partition"], line["_kafka"]["offset"])
-             for layer in ("stream", "quarantine") for key, lines in harness.objects(layer).items()
-             if f"-{topic_token(topic_id)}-p" in key for line in lines]
+    found = [
+        (line["_kafka"]["partition"], line["_kafka"]["offset"])
+        for layer in ("stream", "quarantine")
+        for key, lines in harness.objects(layer).items()
+        if f"-{topic_token(topic_id)}-p" in key
+        for line in lines
+    ]
     return found if all_lines else set(found)
 
 
@@ -179,17 +206,21 @@ def _lake_with_events(box, count: int) -> tuple[Lake, list[dict]]:
     store, postgres = box
     lake = Lake(store, postgres, ModelSettings(max_objects_per_batch=3))
     now = time.time()
-    events = [order_event(f"o-{i % 997}", "created", datetime.fromtimestamp(now, timezone.utc)
-                          - timedelta(seconds=count - i)) for i in range(count)]
+    events = [
+        order_event(f"o-{i % 997}", "created", datetime.fromtimestamp(now, timezone.utc) - timedelta(seconds=count - i))
+        for i in range(count)
+    ]
     for chunk in range(0, count, count // 8):
-        lake.land(events[chunk:chunk + count // 8])
+        lake.land(events[chunk : chunk + count // 8])
     return lake, events
 
 
 def _silver_counts(lake: Lake) -> tuple[int, int]:
     con = lake_duckdb.connect(lake.store)
-    return con.execute(f"SELECT count(*), count(DISTINCT event_id) FROM read_parquet("
-                       f"'{lake.store.uri('silver/orders')}/**/*.parquet', hive_partitioning=false)").fetchone()
+    return con.execute(
+        f"SELECT count(*), count(DISTINCT event_id) FROM read_parquet("
+        f"'{lake.store.uri('silver/orders')}/**/*.parquet', hive_partitioning=false)"
+    ).fetchone()
 
 
 def test_postgres_restarted_during_a_models_run(box, cfg):
@@ -212,8 +243,11 @@ def test_postgres_restarted_during_a_models_run(box, cfg):
     while True:  # the next runs (the schedule's, or the next bronze run's) carry on
         try:
             lake.run_all()
-            if not any(lake.runner._backlog(m, lake.runner.dataset(m))[0] for m in lake.models.values()
-                       if m.materialized != "view"):
+            if not any(
+                lake.runner._backlog(m, lake.runner.dataset(m))[0]
+                for m in lake.models.values()
+                if m.materialized != "view"
+            ):
                 break
         except Exception:
             time.sleep(2)
@@ -222,9 +256,17 @@ def test_postgres_restarted_during_a_models_run(box, cfg):
     with lake.postgres.connect() as conn:
         orders = conn.execute("SELECT count(*) FROM app.orders").fetchone()[0]
         windows = conn.execute("SELECT coalesce(sum(orders), 0) FROM app.orders_per_minute_processing").fetchone()[0]
-    record(FaultRow(f"Postgres restarted during a models run ({'run broken' if errors else 'run survived'})",
-                    len(events), distinct, 0, lost=len(events) - distinct, duplicated=rows - distinct,
-                    recovery_s=seconds))
+    record(
+        FaultRow(
+            f"Postgres restarted during a models run ({'run broken' if errors else 'run survived'})",
+            len(events),
+            distinct,
+            0,
+            lost=len(events) - distinct,
+            duplicated=rows - distinct,
+            recovery_s=seconds,
+        )
+    )
     assert rows == distinct == len(events)
     assert orders == len({e["order_id"] for e in events})
     assert windows == len(events), "the processing-time windows counted an event twice or missed one"
@@ -234,11 +276,11 @@ def test_two_silver_materializations_at_once(box):
     store, postgres = box
     lake, events = _lake_with_events(box, 20_000)
     silver = next(a for a in model_assets() if a.key.path == ["silver", "orders"])
-    resources = {"object_store": store, "postgres": postgres,
-                 "model_settings": ModelSettings(max_objects_per_batch=2)}
+    resources = {"object_store": store, "postgres": postgres, "model_settings": ModelSettings(max_objects_per_batch=2)}
     results: list = []
-    threads = [threading.Thread(target=lambda: results.append(materialize([silver], resources=resources)))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: results.append(materialize([silver], resources=resources))) for _ in range(2)
+    ]
     started = time.monotonic()
     for t in threads:
         t.start()
@@ -248,7 +290,16 @@ def test_two_silver_materializations_at_once(box):
     assert len(results) == 2 and all(r.success for r in results)
     materialized = [r for r in results if r.get_asset_materialization_events()]
     rows, distinct = _silver_counts(lake)
-    record(FaultRow(f"two silver materializations at once ({len(materialized)} ran, "
-                    f"{2 - len(materialized)} left it to the other)", len(events), distinct, 0,
-                    lost=len(events) - distinct, duplicated=rows - distinct, recovery_s=seconds))
+    record(
+        FaultRow(
+            f"two silver materializations at once ({len(materialized)} ran, "
+            f"{2 - len(materialized)} left it to the other)",
+            len(events),
+            distinct,
+            0,
+            lost=len(events) - distinct,
+            duplicated=rows - distinct,
+            recovery_s=seconds,
+        )
+    )
     assert rows == distinct == len(events)

@@ -1,4 +1,5 @@
 """The Flink cluster of the stack: a TaskManager with free slots, a SQL Gateway, a job writing to the object store."""
+
 from __future__ import annotations
 
 import stat
@@ -24,12 +25,18 @@ def test_datagen_job_writes_files_to_the_object_store(flink, resources):
     prefix = f"tests/flink-datagen/{uuid.uuid4().hex}"
     session = flink.open_session({"execution.checkpointing.interval": "2s", "pipeline.name": "test-datagen"})
     try:
-        flink.execute(session, """
+        flink.execute(
+            session,
+            """
             CREATE TABLE gen (id BIGINT, name STRING) WITH (
-              'connector' = 'datagen', 'number-of-rows' = '200', 'rows-per-second' = '200')""")
-        flink.execute(session, f"""
+              'connector' = 'datagen', 'number-of-rows' = '200', 'rows-per-second' = '200')""",
+        )
+        flink.execute(
+            session,
+            f"""
             CREATE TABLE sink (id BIGINT, name STRING) WITH (
-              'connector' = 'filesystem', 'path' = '{store.uri(prefix)}', 'format' = 'json')""")
+              'connector' = 'filesystem', 'path' = '{store.uri(prefix)}', 'format' = 'json')""",
+        )
         job_id = flink.execute(session, "INSERT INTO sink SELECT id, name FROM gen").job_id
         assert job_id, "the INSERT did not report a Flink job id"
         flink.wait_for_job(job_id, ("FINISHED",), timeout=180)
@@ -58,9 +65,12 @@ def test_flinks_messages_echo_a_rejected_statement_with_its_password_masked(flin
     secret = f"pw-{uuid.uuid4().hex}"
     session = flink.open_session()
     try:
-        flink.execute(session, f"""CREATE TEMPORARY TABLE pg (id BIGINT) WITH ('connector' = 'jdbc',
+        flink.execute(
+            session,
+            f"""CREATE TEMPORARY TABLE pg (id BIGINT) WITH ('connector' = 'jdbc',
             'url' = 'jdbc:postgresql://127.0.0.1:1/db?user=u&password={secret}', 'table-name' = 't',
-            'username' = 'u', 'password' = '{secret}', 'no.such.option' = '1')""")
+            'username' = 'u', 'password' = '{secret}', 'no.such.option' = '1')""",
+        )
         flink.execute(session, "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen')")
         with pytest.raises(FlinkError) as err:  # Flink repeats the table's options when it rejects it
             flink.execute(session, "INSERT INTO pg SELECT id FROM gen")

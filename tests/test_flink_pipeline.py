@@ -1,4 +1,5 @@
 """The Flink SQL pipelines, submitted and watched through Dagster, on real Flink, Kafka, object store and Postgres."""
+
 from __future__ import annotations
 
 import base64
@@ -53,21 +54,29 @@ def test_sink_holds_every_event_exactly_once_and_quarantines_the_bad_ones(harnes
     assert sorted(line["event_id"] for line in lines) == sorted(e["event_id"] for e in events)
     assert len(set(offsets(lines))) == len(lines), "a Kafka record landed twice"
     assert all(line["processed_at"] and line["_kafka"]["topic"] == harness.topic for line in lines)
-    payloads = {e["event_id"]: payload for e, payload in zip(events, encode(events))}
+    payloads = {e["event_id"]: payload for e, payload in zip(events, encode(events), strict=False)}
     max_bytes = int(setting("BRONZE_MAX_MESSAGE_BYTES"))
     for line in lines:  # the bronze path's line for the same record, but for the time it was processed
-        bronze = json.loads(bronze_outcome(TopicSpec(harness.topic, "json", "orders"), payloads[line["event_id"]],
-                                           max_bytes, line["_kafka"]).line)
+        bronze = json.loads(
+            bronze_outcome(
+                TopicSpec(harness.topic, "json", "orders"), payloads[line["event_id"]], max_bytes, line["_kafka"]
+            ).line
+        )
         assert {**line, "processed_at": None} == {**bronze, "processed_at": None}
-    keys = [o["Key"] for o in harness.store.client().list_objects_v2(
-        Bucket=harness.store.bucket, Prefix=_sink(harness)).get("Contents", [])]
+    keys = [
+        o["Key"]
+        for o in harness.store.client()
+        .list_objects_v2(Bucket=harness.store.bucket, Prefix=_sink(harness))
+        .get("Contents", [])
+    ]
     assert keys and all(re.search(r"/dt=\d{4}-\d{2}-\d{2}/hour=\d{2}/", key) for key in keys), keys
     quarantined = harness.wait_for_lines(f"bronze/flink_quarantine/{harness.topic}/", len(BAD))
     assert sorted(base64.b64decode(q["payload_base64"]) for q in quarantined) == sorted(BAD)
     assert sorted(q["payload"].encode() for q in quarantined) == sorted(BAD)
     max_bytes = int(setting("BRONZE_MAX_MESSAGE_BYTES"))
     assert {q["payload"]: category(q["reason"]) for q in quarantined} == {
-        bad.decode(): category(bronze_outcome(ORDERS_SPEC, bad, max_bytes).reason) for bad in BAD}
+        bad.decode(): category(bronze_outcome(ORDERS_SPEC, bad, max_bytes).reason) for bad in BAD
+    }
 
 
 def test_stop_with_savepoint_then_resume_lands_n_plus_m_exactly_once(harness):
@@ -97,12 +106,14 @@ def test_submitting_twice_leaves_one_running_job(harness):
     assert second["already_running"].value is True
     assert second["flink_job_id"].value == first["flink_job_id"].value
     assert [j["jid"] for j in harness.flink.active_jobs(harness.job_name(KAFKA_TO_MINIO))] == [
-        first["flink_job_id"].value]
+        first["flink_job_id"].value
+    ]
 
 
 def test_a_setting_flink_rejects_fails_the_run_with_flinks_message(harness):
-    result = harness.run("flink_kafka_to_minio", harness.config(checkpoint_interval="every now and then"),
-                         raise_on_error=False)
+    result = harness.run(
+        "flink_kafka_to_minio", harness.config(checkpoint_interval="every now and then"), raise_on_error=False
+    )
     assert not result.success
     error = str(result.failure_data_for_node(BRONZE_NODE).error)
     assert "every now and then" in error and "execution.checkpointing.interval" in error
@@ -130,11 +141,15 @@ def test_the_sensor_names_the_root_exception_of_a_failed_job(harness):
     """A job whose JDBC sink table does not exist fails; the sensor's error carries Postgres' words."""
     session = harness.flink.open_session({"restart-strategy.type": "none", "pipeline.name": "test-failing"})
     try:
-        harness.flink.execute(session, "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', "
-                                       "'number-of-rows' = '10')")
+        harness.flink.execute(
+            session, "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '10')"
+        )
         url = jdbc_settings(harness.postgres.url)["jdbc_url"]
-        harness.flink.execute(session, f"""CREATE TEMPORARY TABLE missing (id BIGINT) WITH ('connector' = 'jdbc',
-            'url' = '{url}', 'table-name' = 'app.no_such_table')""")
+        harness.flink.execute(
+            session,
+            f"""CREATE TEMPORARY TABLE missing (id BIGINT) WITH ('connector' = 'jdbc',
+            'url' = '{url}', 'table-name' = 'app.no_such_table')""",
+        )
         job_id = harness.flink.execute(session, "INSERT INTO missing SELECT id FROM gen").job_id
     finally:
         harness.flink.close_session(session)
@@ -151,10 +166,14 @@ def test_a_jdbc_sink_that_cannot_log_in_names_the_pgpass_file(harness):
     session = harness.flink.open_session({"restart-strategy.type": "none", "pipeline.name": "test-no-login"})
     url = jdbc_settings(harness.postgres.url)["jdbc_url"].replace("?user=", f"?user=nobody_{harness.topic[-6:]}_")
     try:
-        harness.flink.execute(session, "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', "
-                                       "'number-of-rows' = '10')")
-        harness.flink.execute(session, f"""CREATE TEMPORARY TABLE pg (id BIGINT) WITH ('connector' = 'jdbc',
-            'url' = '{url}', 'table-name' = 'app.orders_per_minute_flink')""")
+        harness.flink.execute(
+            session, "CREATE TEMPORARY TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '10')"
+        )
+        harness.flink.execute(
+            session,
+            f"""CREATE TEMPORARY TABLE pg (id BIGINT) WITH ('connector' = 'jdbc',
+            'url' = '{url}', 'table-name' = 'app.orders_per_minute_flink')""",
+        )
         job_id = harness.flink.execute(session, "INSERT INTO pg SELECT id FROM gen").job_id
     finally:
         harness.flink.close_session(session)

@@ -1,5 +1,6 @@
 """Freshness checks against real state: a fresh Kafka topic whose records the lakehouse-bronze group has or has not
 read, and asset updates recorded in a Dagster instance on a throw-away Postgres database."""
+
 from __future__ import annotations
 
 import time
@@ -44,8 +45,10 @@ def _mark_read(kafka, topic: str) -> None:
     """Move the lakehouse-bronze group to the end of each partition, as bronze does after landing a batch."""
     consumer = kafka.consumer()
     try:
-        ends = [TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
-                for p in range(3)]
+        ends = [
+            TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
+            for p in range(3)
+        ]
         consumer.commit(offsets=ends, asynchronous=False)
     finally:
         consumer.close()
@@ -59,13 +62,19 @@ def _sensor_verdicts(checks: FreshnessChecks, instance, kafka, cursor: str | Non
     """Run the freshness sensor once as the daemon does (it stores the sensor's asset events as run-less events);
     ({asset: passed}, {asset: description}, cursor)."""
     sensor = checks.sensor_definition()
-    with build_sensor_context(instance=instance, cursor=cursor, resources={
-            "kafka": kafka, "freshness_settings": FreshnessSettings(bronze_seconds=LIMIT, models_seconds=LIMIT)}) as ctx:
+    with build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"kafka": kafka, "freshness_settings": FreshnessSettings(bronze_seconds=LIMIT, models_seconds=LIMIT)},
+    ) as ctx:
         result = sensor(ctx)
     for event in result.asset_events:
         instance.report_runless_asset_event(event)
-    return ({e.asset_key: e.passed for e in result.asset_events},
-            {e.asset_key: e.description for e in result.asset_events}, result.cursor)
+    return (
+        {e.asset_key: e.passed for e in result.asset_events},
+        {e.asset_key: e.description for e in result.asset_events},
+        result.cursor,
+    )
 
 
 def test_bronze_is_stale_only_while_unread_records_wait_too_long(instance, resources, fresh_topic):
@@ -141,10 +150,12 @@ def test_the_checks_run_from_the_ui_record_the_same_verdicts(instance, resources
     time.sleep(LIMIT + 1)
     _updated(instance, BRONZE)  # newer than the table, and bronze itself updated after its records arrived
     time.sleep(LIMIT + 1)
-    defs = Definitions(assets=[AssetSpec(BRONZE), AssetSpec(APP)], asset_checks=[checks.check_definition()],
-                       jobs=[define_asset_job("freshness", selection=AssetSelection.all_asset_checks())],
-                       resources={"kafka": kafka,
-                                  "freshness_settings": FreshnessSettings(bronze_seconds=LIMIT, models_seconds=LIMIT)})
+    defs = Definitions(
+        assets=[AssetSpec(BRONZE), AssetSpec(APP)],
+        asset_checks=[checks.check_definition()],
+        jobs=[define_asset_job("freshness", selection=AssetSelection.all_asset_checks())],
+        resources={"kafka": kafka, "freshness_settings": FreshnessSettings(bronze_seconds=LIMIT, models_seconds=LIMIT)},
+    )
     result = defs.resolve_job_def("freshness").execute_in_process(instance=instance)
 
     verdicts = {e.asset_key: e.passed for e in result.get_asset_check_evaluations()}

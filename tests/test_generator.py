@@ -1,4 +1,5 @@
 """`lakehouse produce`: reproducible events, the requested mix of problems, and an honest report."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def test_same_seed_same_events():
-    spec = GeneratorSpec(count=500, seed=42, start=START, disorder=5, late_fraction=0.1,
-                         duplicate_fraction=0.05, bad_fraction=0.1)
+    spec = GeneratorSpec(
+        count=500, seed=42, start=START, disorder=5, late_fraction=0.1, duplicate_fraction=0.05, bad_fraction=0.1
+    )
     assert list(generate(spec)) == list(generate(spec))
     other = list(generate(GeneratorSpec(count=500, seed=43, start=START)))
     assert other != list(generate(GeneratorSpec(count=500, seed=42, start=START)))
@@ -52,8 +54,11 @@ def test_problem_fractions_are_respected_and_bad_records_are_really_bad():
             assert not set(REQUIRED_FIELDS) <= set(json.loads(e.value))
         else:
             order = json.loads(e.value)
-            assert (not isinstance(order["amount"], (int, float)) or not isinstance(order["created_at"], str)
-                    or not isinstance(order["status"], str))
+            assert (
+                not isinstance(order["amount"], (int, float))
+                or not isinstance(order["created_at"], str)
+                or not isinstance(order["status"], str)
+            )
     originals = {e.event_id: e.value for e in events if e.kind in ("ok", "late")}
     assert all(originals[e.event_id] == e.value for e in events if e.kind == "duplicate")
 
@@ -89,8 +94,7 @@ def test_the_rate_is_kept_so_event_time_follows_the_wall_clock(resources, fresh_
     import time
 
     began = time.monotonic()
-    report = produce(GeneratorSpec(topic=fresh_topic, count=60, rate=20, seed=9),
-                     resources["kafka"].bootstrap_servers)
+    report = produce(GeneratorSpec(topic=fresh_topic, count=60, rate=20, seed=9), resources["kafka"].bootstrap_servers)
     elapsed = time.monotonic() - began
     assert report.delivered == 60
     assert elapsed >= 59 / 20, f"60 events at 20/s took only {elapsed:.2f}s"

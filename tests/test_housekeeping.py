@@ -1,5 +1,6 @@
 """The housekeeping job against real storage: a Dagster instance in a throw-away Postgres database with backdated
 runs, check results and run-less events; staging tables in that database; log files being written."""
+
 from __future__ import annotations
 
 import time
@@ -35,8 +36,10 @@ def dagster_db(core_stack, tmp_path):
 
 def _run_op(instance, op_name: str, url: str, **settings):
     result = housekeeping.execute_in_process(
-        instance=instance, op_selection=[op_name],
-        resources={"housekeeping_settings": HousekeepingSettings(**settings), "postgres": PostgresResource(url=url)})
+        instance=instance,
+        op_selection=[op_name],
+        resources={"housekeeping_settings": HousekeepingSettings(**settings), "postgres": PostgresResource(url=url)},
+    )
     assert result.success
     return result.output_for_node(op_name)
 
@@ -66,14 +69,21 @@ def test_old_finished_runs_their_events_and_check_results_are_deleted(dagster_db
         instance.report_runless_asset_event(AssetObservation(AssetKey("observed"), metadata={"i": i}))
     instance.report_runless_asset_event(AssetObservation(AssetKey("quiet"), metadata={"i": 0}))
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("UPDATE runs SET create_timestamp = create_timestamp - interval '10 days' "
-                     "WHERE run_id = ANY(%s)", [old + [stuck.run_id]])
-        conn.execute("UPDATE asset_check_executions SET create_timestamp = create_timestamp - interval '10 days' "
-                     "WHERE run_id = ANY(%s)", [old])
+        conn.execute(
+            "UPDATE runs SET create_timestamp = create_timestamp - interval '10 days' WHERE run_id = ANY(%s)",
+            [old + [stuck.run_id]],
+        )
+        conn.execute(
+            "UPDATE asset_check_executions SET create_timestamp = create_timestamp - interval '10 days' "
+            "WHERE run_id = ANY(%s)",
+            [old],
+        )
         # the two older observations of `observed` and the only one of `quiet` are old
-        conn.execute("UPDATE event_logs SET timestamp = timestamp - interval '10 days' WHERE run_id = '' AND id IN "
-                     "(SELECT id FROM event_logs WHERE run_id = '' AND asset_key LIKE '%%observed%%' "
-                     " ORDER BY id LIMIT 2) OR (run_id = '' AND asset_key LIKE '%%quiet%%')")
+        conn.execute(
+            "UPDATE event_logs SET timestamp = timestamp - interval '10 days' WHERE run_id = '' AND id IN "
+            "(SELECT id FROM event_logs WHERE run_id = '' AND asset_key LIKE '%%observed%%' "
+            " ORDER BY id LIMIT 2) OR (run_id = '' AND asset_key LIKE '%%quiet%%')"
+        )
         before = conn.execute("SELECT count(*) FROM event_logs WHERE run_id = ANY(%s)", [old]).fetchone()[0]
 
     counts = _run_op(instance, "prune_dagster_history", url, history_days=7)

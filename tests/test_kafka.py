@@ -1,4 +1,5 @@
 """The Kafka broker of the stack: messages go in and come back intact, in order per partition."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -36,7 +37,7 @@ def test_thousand_messages_round_trip_in_order_per_partition(resources, fresh_to
         seqs = [int(m.value().split(b" ")[1]) for m in msgs]
         assert seqs == sorted(seqs), f"partition {partition} out of order"
         assert [m.offset() for m in msgs] == list(range(len(msgs)))
-        for m, seq in zip(msgs, seqs):
+        for m, seq in zip(msgs, seqs, strict=False):
             assert (m.key(), m.value()) == sent[seq]
             seen.add(seq)
     assert seen == set(range(1000))

@@ -1,4 +1,5 @@
 """`lakehouse up/status/down` on a second, throw-away stack (own folder and ports, shared downloads)."""
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,9 @@ def alt_env(cfg):
 
 
 def _lakehouse(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "infra.cli", *args], env=env, cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "infra.cli", *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
+    )
 
 
 def _our_processes(home: str) -> list[str]:
@@ -78,8 +80,9 @@ def test_up_twice_then_down_leaves_nothing_running(alt_env, core_stack):
 
     second = _lakehouse(alt_env, "up")
     assert second.returncode == 0, second.stderr
-    assert [l.split()[2] for l in second.stdout.splitlines()[1:]] == [l.split()[2] for l in table[1:]], \
+    assert [row.split()[2] for row in second.stdout.splitlines()[1:]] == [row.split()[2] for row in table[1:]], (
         "a second `up` must reuse the running processes"
+    )
 
     assert _our_processes(alt_env["LAKEHOUSE_HOME"])
     down = _lakehouse(alt_env, "down")
@@ -103,9 +106,13 @@ def test_logs_of_a_service(alt_env):
 def test_a_service_that_fails_to_start_is_named_with_its_log(alt_env):
     home = Path(alt_env["LAKEHOUSE_HOME"] + "-broken")
     home.mkdir()
-    env = {**alt_env, "LAKEHOUSE_HOME": str(home), "S3_SECRET_KEY": "short",  # MinIO wants 8+ characters
-           "S3_ENDPOINT": f"http://127.0.0.1:{_free_port()}",
-           "PG_URL": f"postgresql://de_user:de_pass@127.0.0.1:{_free_port()}/de_db"}
+    env = {
+        **alt_env,
+        "LAKEHOUSE_HOME": str(home),
+        "S3_SECRET_KEY": "short",  # MinIO wants 8+ characters
+        "S3_ENDPOINT": f"http://127.0.0.1:{_free_port()}",
+        "PG_URL": f"postgresql://de_user:de_pass@127.0.0.1:{_free_port()}/de_db",
+    }
     try:
         result = _lakehouse(env, "up")
         assert result.returncode != 0

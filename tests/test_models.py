@@ -1,5 +1,6 @@
 """The SQL models on the real object store and Postgres: silver deduplicated, app.orders the latest state,
 re-runs and crash-then-retry leave the same end state."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,5 @@
 """The object store of the stack: a real S3 API, readable by boto3 and by DuckDB's httpfs."""
+
 from __future__ import annotations
 
 import json

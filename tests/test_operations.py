@@ -1,6 +1,7 @@
 """The orchestrator, for real: `dagster dev` killed with every child (as when its host dies) and restarted, failure
 alerts posted to a webhook, and Ctrl-C on the main command. Each test runs its own Dagster on a throw-away instance
 (tests/support/dagster_dev.py), so nothing of the platform's state on the shared stack is touched."""
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,10 @@ def test_a_run_whose_orchestrator_was_killed_is_failed_and_frees_the_queue(core_
         with dagster.instance() as instance:
             failures = instance.all_logs(stuck, of_type=DagsterEventType.RUN_FAILURE)
         failed_after = failures[-1].timestamp - restarted
-        print(f"\nafter the restart: dagster dev answered in {answered:.0f}s, the dead run was failed at "
-              f"{failed_after:.0f}s, the run queued behind it succeeded at {done.ended - restarted:.0f}s")
+        print(
+            f"\nafter the restart: dagster dev answered in {answered:.0f}s, the dead run was failed at "
+            f"{failed_after:.0f}s, the run queued behind it succeeded at {done.ended - restarted:.0f}s"
+        )
 
     assert failed.status == "FAILURE"
     assert "run worker process" in failures[-1].message and "is gone" in failures[-1].message, failures[-1].message
@@ -70,8 +73,11 @@ def test_a_run_whose_orchestrator_was_killed_is_failed_and_frees_the_queue(core_
 
 def _worker(instance, run_id: str) -> tuple[int, int]:
     """(pid, parent pid) of a run's worker, from its "Started process" event and /proc."""
-    started = [e for e in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)
-               if e.message.startswith("Started process for run (pid: ")]
+    started = [
+        e
+        for e in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)
+        if e.message.startswith("Started process for run (pid: ")
+    ]
     pid = int(started[-1].message.split("pid: ")[1].split(")")[0])
     return pid, int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
@@ -150,8 +156,7 @@ def test_a_failed_run_is_logged_and_posted_to_the_webhook_without_secrets(core_s
     assert body["url"] == f"http://dagster.example:3000/runs/{failed}"
     assert "probe failure: cannot reach" in body["error"]
     assert FAKE_SECRET not in json.dumps(body) and "***" in body["error"]
-    logged = [e["message"] for t in ticks["sensorOrError"]["sensorState"]["ticks"]
-              for e in t["logEvents"]["events"]]
+    logged = [e["message"] for t in ticks["sensorOrError"]["sensorState"]["ticks"] for e in t["logEvents"]["events"]]
     assert any(failed in m and "probe failure" in m for m in logged), logged
     assert not any(FAKE_SECRET in m for m in logged)
 
@@ -168,8 +173,9 @@ def two_topics(resources):
     """Fresh `orders`- and `lab-events`-like topics for a main command of our own; deleted after."""
     admin = resources["kafka"].admin()
     names = [f"test-orders-{uuid.uuid4().hex[:8]}", f"test-events-{uuid.uuid4().hex[:8]}"]
-    for name, future in admin.create_topics([NewTopic(n, num_partitions=2, replication_factor=1)
-                                             for n in names]).items():
+    for _name, future in admin.create_topics(
+        [NewTopic(n, num_partitions=2, replication_factor=1) for n in names]
+    ).items():
         future.result(30)
     yield names
     for future in admin.delete_topics(names).values():
@@ -184,19 +190,36 @@ def test_ctrl_c_on_the_main_command_stops_dagster_and_the_generators(core_stack,
         pytest.fail(f"not healthy: {', '.join(down)} — run `lakehouse up --with flink,superset,connect`")
     orders, events = two_topics
     marker, port = uuid.uuid4().hex, free_port()
-    with sandbox(core_stack, resources["object_store"], resources["postgres"]) as (store, postgres), \
-            throwaway_database(core_stack) as dagster_url:
-        env = {**os.environ, MARKER: marker, "DAGSTER_HOME": str(tmp_path / "dagster"), "DAGSTER_PORT": str(port),
-               "DAGSTER_PG_URL": dagster_url, "GENERATOR_ORDERS_TOPIC": orders, "GENERATOR_EVENTS_TOPIC": events,
-               **isolated_platform_env(f"{events}:text,{orders}:json:orders", store.bucket, postgres.url,
-                                       resources["postgres"].url)}
+    with (
+        sandbox(core_stack, resources["object_store"], resources["postgres"]) as (store, postgres),
+        throwaway_database(core_stack) as dagster_url,
+    ):
+        env = {
+            **os.environ,
+            MARKER: marker,
+            "DAGSTER_HOME": str(tmp_path / "dagster"),
+            "DAGSTER_PORT": str(port),
+            "DAGSTER_PG_URL": dagster_url,
+            "GENERATOR_ORDERS_TOPIC": orders,
+            "GENERATOR_EVENTS_TOPIC": events,
+            **isolated_platform_env(
+                f"{events}:text,{orders}:json:orders", store.bucket, postgres.url, resources["postgres"].url
+            ),
+        }
         with open(tmp_path / "dev.log", "wb") as log:  # a terminal's foreground job: a process group of its own
-            main = subprocess.Popen(["bash", "infra/dev.sh"], cwd=REPO_ROOT, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            main = subprocess.Popen(
+                ["bash", "infra/dev.sh"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             api, deadline = DagsterApi(f"http://127.0.0.1:{port}"), time.monotonic() + 600
-            while not api.ready() or not [r for r in api.runs(f"bronze_{orders.replace('-', '_')}")
-                                          if r.status == "SUCCESS"]:
+            while not api.ready() or not [
+                r for r in api.runs(f"bronze_{orders.replace('-', '_')}") if r.status == "SUCCESS"
+            ]:
                 assert main.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
                 assert time.monotonic() < deadline, "no bronze run succeeded within 10 minutes"
                 time.sleep(2)
@@ -215,14 +238,17 @@ def test_ctrl_c_on_the_main_command_stops_dagster_and_the_generators(core_stack,
             left = {pid: _cmdline(pid) for pid in marked_processes(marker)}
             exit_code = main.wait(timeout=30)
             with psycopg.connect(dagster_url) as conn:
-                in_flight = conn.execute("SELECT run_id, status FROM runs WHERE status IN "
-                                         "('STARTING', 'STARTED', 'CANCELING')").fetchall()
+                in_flight = conn.execute(
+                    "SELECT run_id, status FROM runs WHERE status IN ('STARTING', 'STARTED', 'CANCELING')"
+                ).fetchall()
         finally:
             for pid in marked_processes(marker):
                 os.kill(pid, signal.SIGKILL)
     generators_gone = max(gone.get(pid, float("inf")) for pid in generators)
-    print(f"\nafter Ctrl-C (exit {exit_code}): generators gone in {generators_gone:.1f}s, all {len(running)} "
-          f"processes in {max(gone.values(), default=0):.1f}s:")
+    print(
+        f"\nafter Ctrl-C (exit {exit_code}): generators gone in {generators_gone:.1f}s, all {len(running)} "
+        f"processes in {max(gone.values(), default=0):.1f}s:"
+    )
     for pid, seconds in sorted(gone.items(), key=lambda item: item[1]):
         print(f"  {seconds:5.1f}s  {running_cmd[pid]}"[:160])
 
@@ -235,8 +261,9 @@ def test_ctrl_c_on_the_main_command_stops_dagster_and_the_generators(core_stack,
     assert gone[application] < 45  # the application stops between two transactions
     assert max(gone.values()) < 85  # Dagster's graceful stop: run workers mark their runs failed first
     output = (tmp_path / "dev.log").read_text()
-    table = output[output.index("SERVICE "):output.index("Dagster UI:")].splitlines()[1:]
+    table = output[output.index("SERVICE ") : output.index("Dagster UI:")].splitlines()[1:]
     # `lakehouse up` in the command found every service healthy and started nothing: the pids it printed are those
     # from before (others may restart services of the shared stack later; that is not ours to check)
-    assert {line.split()[0]: line.split()[-2] for line in table if line.strip()} == \
-        {name: row.pids for name, row in before.items()}
+    assert {line.split()[0]: line.split()[-2] for line in table if line.strip()} == {
+        name: row.pids for name, row in before.items()
+    }

@@ -5,6 +5,7 @@ The cases are one table: a unit part checks each decision of the transform, and 
 services produces every case to a fresh topic, lands it through the bronze sensor and runs, reads every
 landed object exactly as the silver model does, and inserts the rows into app.orders of a sandbox database.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,12 @@ from tests.support.poison import CASES, LANDS, MAX_MESSAGE, ORDERS, Case, order
 
 
 def _decide(case: Case, max_message_bytes: int = MAX_MESSAGE):
-    return transform(KafkaRecord("poison", 0, 7, case.timestamp_ms, case.key, case.value), ORDERS,
-                     "2026-01-01T00:00:05.000Z", max_message_bytes)
+    return transform(
+        KafkaRecord("poison", 0, 7, case.timestamp_ms, case.key, case.value),
+        ORDERS,
+        "2026-01-01T00:00:05.000Z",
+        max_message_bytes,
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -74,9 +79,11 @@ def _silver_rows_into_postgres(store, postgres, keys: list[str]) -> int:
         con.execute(f"CREATE TEMP TABLE silver AS {sql}")
         con.execute("LOAD postgres")
         con.execute(f"ATTACH '{postgres.url}' AS pg (TYPE postgres)")
-        con.execute("INSERT INTO pg.app.orders (order_id, event_id, customer_id, status, amount, currency, "
-                    "created_at, processed_at) SELECT order_id, event_id, customer_id, status, amount, currency, "
-                    "created_at, processed_at FROM silver")
+        con.execute(
+            "INSERT INTO pg.app.orders (order_id, event_id, customer_id, status, amount, currency, "
+            "created_at, processed_at) SELECT order_id, event_id, customer_id, status, amount, currency, "
+            "created_at, processed_at FROM silver"
+        )
         con.execute("DETACH pg")
     finally:
         con.close()
@@ -95,22 +102,33 @@ def test_every_poison_record_is_landed_and_castable_or_quarantined(fresh_topic, 
         delivered[(msg.partition(), msg.offset())] = case
 
     for case in CASES:
-        producer.produce(fresh_topic, case.value, case.key, timestamp=case.timestamp_ms or 0,
-                         on_delivery=lambda err, msg, case=case: on_delivery(err, msg, case))
+        producer.produce(
+            fresh_topic,
+            case.value,
+            case.key,
+            timestamp=case.timestamp_ms or 0,
+            on_delivery=lambda err, msg, case=case: on_delivery(err, msg, case),
+        )
     assert producer.flush(30) == 0 and len(delivered) == len(CASES)
 
     harness.drain()
     landed, quarantined = harness.objects("stream"), harness.objects("quarantine")
     landed_at = [(line["_kafka"]["partition"], line["_kafka"]["offset"]) for lines in landed.values() for line in lines]
-    reasons = {(line["_kafka"]["partition"], line["_kafka"]["offset"]): line["reason"]
-               for lines in quarantined.values() for line in lines}
-    quarantined_at = [(line["_kafka"]["partition"], line["_kafka"]["offset"])
-                      for lines in quarantined.values() for line in lines]
+    reasons = {
+        (line["_kafka"]["partition"], line["_kafka"]["offset"]): line["reason"]
+        for lines in quarantined.values()
+        for line in lines
+    }
+    quarantined_at = [
+        (line["_kafka"]["partition"], line["_kafka"]["offset"]) for lines in quarantined.values() for line in lines
+    ]
     every = landed_at + quarantined_at
     lost = set(delivered) - set(every)
     duplicated = len(every) - len(set(every))
-    print(f"\npoison: produced {len(delivered)}, landed {len(landed_at)}, quarantined {len(quarantined_at)}, "
-          f"lost {len(lost)}, duplicated {duplicated}")
+    print(
+        f"\npoison: produced {len(delivered)}, landed {len(landed_at)}, quarantined {len(quarantined_at)}, "
+        f"lost {len(lost)}, duplicated {duplicated}"
+    )
     assert not lost and duplicated == 0
 
     # first what the services say (a poison that bronze let through fails here, with DuckDB's or Postgres' error)
@@ -119,11 +137,19 @@ def test_every_poison_record_is_landed_and_castable_or_quarantined(fresh_topic, 
     print(f"poison: {rows} landed records read by the silver query and stored in Postgres")
     assert rows == len(landed_at)
 
-    wrong = [f"{delivered[at].name}: expected to land, quarantined: {reasons[at]}"
-             for at in quarantined_at if delivered[at].reason is LANDS]
-    wrong += [f"{delivered[at].name}: expected quarantine ({delivered[at].reason}), landed"
-              for at in landed_at if delivered[at].reason is not LANDS]
-    wrong += [f"{delivered[at].name}: reason {reasons[at]!r} lacks {delivered[at].reason!r}"
-              for at in quarantined_at if delivered[at].reason is not LANDS and delivered[at].reason not in reasons[at]]
+    wrong = [
+        f"{delivered[at].name}: expected to land, quarantined: {reasons[at]}"
+        for at in quarantined_at
+        if delivered[at].reason is LANDS
+    ]
+    wrong += [
+        f"{delivered[at].name}: expected quarantine ({delivered[at].reason}), landed"
+        for at in landed_at
+        if delivered[at].reason is not LANDS
+    ]
+    wrong += [
+        f"{delivered[at].name}: reason {reasons[at]!r} lacks {delivered[at].reason!r}"
+        for at in quarantined_at
+        if delivered[at].reason is not LANDS and delivered[at].reason not in reasons[at]
+    ]
     assert not wrong, "\n".join(wrong)
-

@@ -1,4 +1,5 @@
 """The Postgres of the stack: the platform's role and database, and schema migrations that re-run harmlessly."""
+
 from __future__ import annotations
 
 from resources.migrations import apply_migrations

@@ -9,6 +9,7 @@ too common to search for; the checks search for the secrets a user set, the gene
 `user:password@` URL or `password=` option (resources/redact.py). Run this module against a stack started with
 secrets of your own to check all of them.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,11 @@ from resources.redact import redact
 from resources.settings import DEFAULTS, setting
 from resources.superset import SupersetClient, SupersetError
 
-PUBLIC = {DEFAULTS["S3_SECRET_KEY"], DEFAULTS["SUPERSET_ADMIN_PASSWORD"],
-          unquote(urlsplit(DEFAULTS["PG_URL"]).password or "")}
+PUBLIC = {
+    DEFAULTS["S3_SECRET_KEY"],
+    DEFAULTS["SUPERSET_ADMIN_PASSWORD"],
+    unquote(urlsplit(DEFAULTS["PG_URL"]).password or ""),
+}
 
 
 def configured_secrets(cfg: StackConfig) -> list[str]:
@@ -77,7 +81,7 @@ class ArgvWatcher:
             self.sweeps += 1
             time.sleep(0.002)
 
-    def __enter__(self) -> "ArgvWatcher":
+    def __enter__(self) -> ArgvWatcher:
         self._thread.start()
         return self
 
@@ -175,6 +179,9 @@ def test_files_holding_secrets_are_readable_by_their_owner_only(core_stack):
         key = superset / "secret_key"
         assert not key.exists() or _private(key), f"{key} is {oct(key.stat().st_mode & 0o777)}"
     secrets = [s.encode() for s in configured_secrets(cfg)]
-    exposed = [f"{path} ({oct(path.stat().st_mode & 0o777)})" for path, content in _readable_by_others(cfg)
-               if any(secret in content for secret in secrets)]
+    exposed = [
+        f"{path} ({oct(path.stat().st_mode & 0o777)})"
+        for path, content in _readable_by_others(cfg)
+        if any(secret in content for secret in secrets)
+    ]
     assert not exposed, f"files holding a secret that others can read: {exposed}"

@@ -1,5 +1,6 @@
 """The Spark Structured Streaming pipelines, started and watched through Dagster, on real Spark drivers, Kafka,
 object store and Postgres."""
+
 from __future__ import annotations
 
 import base64
@@ -48,16 +49,18 @@ def test_sink_holds_n_exactly_once_quarantines_the_bad_and_resumes_n_plus_m(harn
 
     lines = harness.wait_for_lines(_sink(harness), len(first), WAIT)
     assert sorted(line["event_id"] for line in lines) == sorted(e["event_id"] for e in first)
-    payloads = {e["event_id"]: payload for e, payload in zip(first, encode(first))}
+    payloads = {e["event_id"]: payload for e, payload in zip(first, encode(first), strict=False)}
     max_bytes = int(setting("BRONZE_MAX_MESSAGE_BYTES"))
     for line in lines:  # the bronze path's line for the same record, but for the time it was processed
-        bronze = bronze_outcome(TopicSpec(harness.topic, "json", "orders"), payloads[line["event_id"]], max_bytes,
-                                line["_kafka"]).line
+        bronze = bronze_outcome(
+            TopicSpec(harness.topic, "json", "orders"), payloads[line["event_id"]], max_bytes, line["_kafka"]
+        ).line
         assert {**line, "processed_at": None} == {**json.loads(bronze), "processed_at": None}
     quarantined = harness.wait_for_lines(f"bronze/spark_quarantine/{harness.topic}/", len(BAD), WAIT)
     assert sorted(base64.b64decode(q["raw_base64"]) for q in quarantined) == sorted(BAD)
     assert sorted(category(q["reason"]) for q in quarantined) == sorted(
-        category(bronze_outcome(ORDERS_SPEC, bad, max_bytes).reason) for bad in BAD)
+        category(bronze_outcome(ORDERS_SPEC, bad, max_bytes).reason) for bad in BAD
+    )
 
     harness.wait_for_status(KAFKA_TO_MINIO, "running", WAIT, progress=True)  # reported after the batch committed
     observed = harness.tick().asset_events

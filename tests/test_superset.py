@@ -3,6 +3,7 @@
 The module provisions a copy of the dashboard (its own database connection, datasets, charts and slug) over a
 sandbox database the real models filled, so the dev dashboard and de_db are left alone; everything is deleted
 afterwards."""
+
 from __future__ import annotations
 
 import random
@@ -52,8 +53,9 @@ def _orders(now: datetime) -> dict[datetime, list[dict]]:
             at = start + timedelta(minutes=minute, seconds=rng.uniform(0, 59))
             landed = at + timedelta(seconds=15 + 10 * (serial % 5))
             landed = landed.replace(second=landed.second // 30 * 30, microsecond=0)
-            batches[landed].append(_event(f"o-{serial}", STATUSES[serial % 4], at,
-                                                    amount=round(rng.uniform(5, 500), 2)))
+            batches[landed].append(
+                _event(f"o-{serial}", STATUSES[serial % 4], at, amount=round(rng.uniform(5, 500), 2))
+            )
             serial += 1
     return batches
 
@@ -62,17 +64,33 @@ def _changes(now: datetime) -> list[tuple[str, dict | None]]:
     """The application's last minute through CDC, as (order id, change): 40 orders created, half of them moved on a
     status, 5 deleted (each delete followed by its tombstone)."""
     changes, lsn = [], 10_000
-    rows = [{"order_id": f"a-{i}", "customer_id": "c-1", "status": "created", "amount": "12.50", "currency": "EUR",
-             "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"} for i in range(40)]
+    rows = [
+        {
+            "order_id": f"a-{i}",
+            "customer_id": "c-1",
+            "status": "created",
+            "amount": "12.50",
+            "currency": "EUR",
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
+        for i in range(40)
+    ]
     for i, row in enumerate(rows):
         changes.append((row["order_id"], order_change("c", row, lsn := lsn + 100, now - timedelta(seconds=60 - i))))
     for i, row in enumerate(rows[:20]):
         rows[i] = {**row, "status": STATUSES[1 + i % 3]}
-        changes.append((row["order_id"], order_change("u", rows[i], lsn := lsn + 100,
-                                                      now - timedelta(seconds=20 - i / 2), before=row)))
+        changes.append(
+            (
+                row["order_id"],
+                order_change("u", rows[i], lsn := lsn + 100, now - timedelta(seconds=20 - i / 2), before=row),
+            )
+        )
     for row in rows[-5:]:
-        changes += [(row["order_id"], order_change("d", row, lsn := lsn + 100, now - timedelta(seconds=5),
-                                                   before=row)), (row["order_id"], None)]
+        changes += [
+            (row["order_id"], order_change("d", row, lsn := lsn + 100, now - timedelta(seconds=5), before=row)),
+            (row["order_id"], None),
+        ]
     return changes
 
 
@@ -84,16 +102,20 @@ def sandboxed(resources: dict, cfg):
         for processed_at, events in sorted(_orders(now).items()):
             lake.land(events, processed_at=processed_at)
         lake.run_all()
-        lake.land([_event(f"late-{i}", "paid", now - timedelta(minutes=55, seconds=i)) for i in range(25)],
-                  processed_at=now)
+        lake.land(
+            [_event(f"late-{i}", "paid", now - timedelta(minutes=55, seconds=i)) for i in range(25)], processed_at=now
+        )
         lake.land_changes(_changes(now), processed_at=now)
         lake.run_all()
         yield postgres
 
 
 def _target(tag: str) -> Target:
-    return Target(database_name=f"Postgres App ({tag})", dashboard_title=f"Orders Realtime ({tag})",
-                  dashboard_slug=f"orders-realtime-{tag}")
+    return Target(
+        database_name=f"Postgres App ({tag})",
+        dashboard_title=f"Orders Realtime ({tag})",
+        dashboard_slug=f"orders-realtime-{tag}",
+    )
 
 
 def _delete(client: SupersetClient, done: Provisioned) -> None:
@@ -117,8 +139,9 @@ def provisioned(superset: SupersetResource, sandboxed):
 
 
 def _counts(client: SupersetClient) -> dict[str, int]:
-    return {kind: client.request("GET", f"{kind}/", params={"q": prison.dumps({"page_size": 1})})["count"]
-            for kind in KINDS}
+    return {
+        kind: client.request("GET", f"{kind}/", params={"q": prison.dumps({"page_size": 1})})["count"] for kind in KINDS
+    }
 
 
 def test_provisioning_twice_creates_nothing_twice(provisioned):
@@ -127,14 +150,19 @@ def test_provisioning_twice_creates_nothing_twice(provisioned):
     before = _counts(client)
     again = provision(client, sandboxed.url, target)
     assert again.created == [] and again.detached == []
-    assert (again.database, again.datasets, again.charts, again.dashboard) == \
-           (first.database, first.datasets, first.charts, first.dashboard)
+    assert (again.database, again.datasets, again.charts, again.dashboard) == (
+        first.database,
+        first.datasets,
+        first.charts,
+        first.dashboard,
+    )
     assert _counts(client) == before
     dashboard = client.request("GET", f"dashboard/{first.dashboard}")["result"]
     assert dashboard["dashboard_title"] == target.dashboard_title
     assert '"refresh_frequency": 30' in dashboard["json_metadata"]
-    assert {c["id"] for c in client.request("GET", f"dashboard/{first.dashboard}/charts")["result"]} == \
-           set(first.charts.values())
+    assert {c["id"] for c in client.request("GET", f"dashboard/{first.dashboard}/charts")["result"]} == set(
+        first.charts.values()
+    )
 
 
 def _ms(value: object) -> object:
@@ -146,8 +174,10 @@ def _ms(value: object) -> object:
 
 # Chart name -> the SQL that answers the same question over [%(start)s, %(end)s), straight from Postgres.
 def _per_minute(column: str, table: str) -> str:
-    return (f"SELECT window_start, sum({column}) FROM app.{table} "
-            "WHERE window_start >= %(start)s AND window_start < %(end)s GROUP BY 1 ORDER BY 1")
+    return (
+        f"SELECT window_start, sum({column}) FROM app.{table} "
+        "WHERE window_start >= %(start)s AND window_start < %(end)s GROUP BY 1 ORDER BY 1"
+    )
 
 
 EXPECTED = {
@@ -155,20 +185,23 @@ EXPECTED = {
     "Orders per minute (processing time)": _per_minute("orders", "orders_per_minute_processing"),
     "Revenue per minute (event time)": _per_minute("revenue", "orders_per_minute"),
     "Revenue per minute (processing time)": _per_minute("revenue", "orders_per_minute_processing"),
-    "Orders by status, last hour":
+    "Orders by status, last hour": (
         "SELECT status, count(*) FROM app.orders_recent WHERE created_at >= %(start)s AND created_at < %(end)s "
-        "GROUP BY 1 ORDER BY 2 DESC, 1",
-    "Revenue, last 15 minutes":
-        "SELECT sum(amount) FROM app.orders WHERE created_at >= %(start)s AND created_at < %(end)s",
-    "Latest late events":
-        "SELECT order_id, created_at, window_start, watermark, lateness_seconds, processed_at "
-        "FROM app.late_events ORDER BY processed_at DESC, event_id DESC LIMIT 200",
-    "Application orders now, by status (CDC mirror)":
-        "SELECT status, count(*) FROM app.orders_cdc GROUP BY 1 ORDER BY 2 DESC, 1",
+        "GROUP BY 1 ORDER BY 2 DESC, 1"
+    ),
+    "Revenue, last 15 minutes": (
+        "SELECT sum(amount) FROM app.orders WHERE created_at >= %(start)s AND created_at < %(end)s"
+    ),
+    "Latest late events": "SELECT order_id, created_at, window_start, watermark, lateness_seconds, processed_at "
+    "FROM app.late_events ORDER BY processed_at DESC, event_id DESC LIMIT 200",
+    "Application orders now, by status (CDC mirror)": (
+        "SELECT status, count(*) FROM app.orders_cdc GROUP BY 1 ORDER BY 2 DESC, 1"
+    ),
     "Mirror replication lag p95, last 5 minutes": "SELECT max(lag_p95_s) FROM app.orders_cdc_lag",
-    "Orders per minute: DuckDB, Flink, Spark":
+    "Orders per minute: DuckDB, Flink, Spark": (
         "SELECT window_start, sum(duckdb), sum(flink), sum(spark) FROM app.orders_per_minute_engines "
-        "WHERE window_start >= %(start)s AND window_start < %(end)s GROUP BY 1 ORDER BY 1",
+        "WHERE window_start >= %(start)s AND window_start < %(end)s GROUP BY 1 ORDER BY 1"
+    ),
 }
 
 
@@ -178,8 +211,9 @@ def test_every_chart_returns_what_postgres_returns_for_the_same_window(provision
     for name, chart_id in done.charts.items():
         result = client.request("GET", f"chart/{chart_id}/data/")["result"][0]
         assert result["error"] is None, (name, result["error"])
-        window = {key: datetime.fromtimestamp((result[f"{key}_dttm"] or 0) / 1000, timezone.utc)
-                  for key in ("from", "to")}
+        window = {
+            key: datetime.fromtimestamp((result[f"{key}_dttm"] or 0) / 1000, timezone.utc) for key in ("from", "to")
+        }
         with sandboxed.connect() as conn:
             expected = conn.execute(EXPECTED[name], {"start": window["from"], "end": window["to"]}).fetchall()
         got = [tuple(row.values()) for row in result["data"]]
@@ -187,8 +221,9 @@ def test_every_chart_returns_what_postgres_returns_for_the_same_window(provision
             got, expected = sorted(got), sorted(expected)
         assert got == [tuple(map(_ms, row)) for row in expected], name
     # The sandbox data reaches every chart: no chart passes by being empty.
-    sizes = {name: client.request("GET", f"chart/{i}/data/")["result"][0]["rowcount"]
-             for name, i in done.charts.items()}
+    sizes = {
+        name: client.request("GET", f"chart/{i}/data/")["result"][0]["rowcount"] for name, i in done.charts.items()
+    }
     assert sizes["Latest late events"] == 25 and sizes["Orders by status, last hour"] == 4, sizes
     assert sizes["Application orders now, by status (CDC mirror)"] == 4, sizes  # created, paid, shipped, cancelled
     assert min(sizes.values()) >= 1, sizes
@@ -200,8 +235,9 @@ def test_counts_and_money_never_share_an_axis_and_every_axis_names_its_unit():
     for chart in spec.CHARTS:
         if chart.x_axis:
             engines = chart.metrics == spec.ENGINE_ORDERS  # one measure, one series per engine
-            assert engines or len(chart.metrics) == 1, \
+            assert engines or len(chart.metrics) == 1, (
                 f"{chart.name}: one measure per chart, so each gets its own scale"
+            )
             assert chart.options["y_axis_title"], chart.name
             unit = "orders / min" if engines or chart.metrics[0] is spec.ORDERS else spec.REVENUE_UNIT
             assert chart.options["y_axis_title"] == unit, chart.name
@@ -209,9 +245,17 @@ def test_counts_and_money_never_share_an_axis_and_every_axis_names_its_unit():
 
 def test_a_chart_the_spec_does_not_name_is_taken_off_the_dashboard(provisioned):
     client, done, target, sandboxed = provisioned
-    stray = client.request("POST", "chart/", json={
-        "slice_name": f"stray {uuid.uuid4().hex[:6]}", "viz_type": "table", "datasource_type": "table",
-        "datasource_id": done.datasets["orders"], "dashboards": [done.dashboard]})["id"]
+    stray = client.request(
+        "POST",
+        "chart/",
+        json={
+            "slice_name": f"stray {uuid.uuid4().hex[:6]}",
+            "viz_type": "table",
+            "datasource_type": "table",
+            "datasource_id": done.datasets["orders"],
+            "dashboards": [done.dashboard],
+        },
+    )["id"]
 
     def on_dashboard() -> set[int]:
         return {c["id"] for c in client.request("GET", f"dashboard/{done.dashboard}/charts")["result"]}
@@ -240,8 +284,9 @@ def test_a_missing_table_names_the_model_that_creates_it(superset, resources, cf
 
 
 def test_bad_credentials_and_unreachable_superset_say_so(superset):
-    wrong = SupersetResource(url=superset.url, username=superset.username, password="not-the-password",
-                             database_uri="postgresql://unused")
+    wrong = SupersetResource(
+        url=superset.url, username=superset.username, password="not-the-password", database_uri="postgresql://unused"
+    )
     with pytest.raises(SupersetError, match="refused the credentials of user"):
         wrong.client()
     nowhere = SupersetResource(url="http://127.0.0.1:1", username="u", password="p", database_uri="postgresql://x")
@@ -252,9 +297,12 @@ def test_bad_credentials_and_unreachable_superset_say_so(superset):
 def test_errors_mask_the_password_and_the_database_uri_password(superset):
     """Superset echoes a filter's column name in its error: make it the secret and read the message."""
     echoed = f"leak-{uuid.uuid4().hex}"
-    resource = SupersetResource(url=superset.url, username=setting("SUPERSET_ADMIN_USER"),
-                                password=setting("SUPERSET_ADMIN_PASSWORD"),
-                                database_uri=f"postgresql://de_user:{echoed}@127.0.0.1:5432/de_db")
+    resource = SupersetResource(
+        url=superset.url,
+        username=setting("SUPERSET_ADMIN_USER"),
+        password=setting("SUPERSET_ADMIN_PASSWORD"),
+        database_uri=f"postgresql://de_user:{echoed}@127.0.0.1:5432/de_db",
+    )
     for column in (echoed, resource.password):
         with pytest.raises(SupersetError) as error:
             resource.client().find("dataset", {column: 1})
@@ -288,9 +336,12 @@ def _chart_state(holder) -> str:
         return "still loading"
     if "No results" in text or "No data" in text:
         return f"empty: {text[:200]!r}"
-    drawn = holder.find_elements(By.CSS_SELECTOR, "[data-test=slice-container] canvas, "
-                                                  "[data-test=slice-container] table tbody tr, "
-                                                  "[data-test=slice-container] .header-line")
+    drawn = holder.find_elements(
+        By.CSS_SELECTOR,
+        "[data-test=slice-container] canvas, "
+        "[data-test=slice-container] table tbody tr, "
+        "[data-test=slice-container] .header-line",
+    )
     return "ok" if drawn else f"nothing drawn: {text[:200]!r}"
 
 
@@ -311,8 +362,9 @@ def test_a_browser_sees_every_chart_rendered(provisioned, superset, browser):
     def all_rendered(b) -> bool:
         holders = b.find_elements(By.CSS_SELECTOR, "[data-test=chart-grid-component]")
         states.clear()
-        states.update({h.find_element(By.CSS_SELECTOR, "[data-test=editable-title]").text: _chart_state(h)
-                       for h in holders})
+        states.update(
+            {h.find_element(By.CSS_SELECTOR, "[data-test=editable-title]").text: _chart_state(h) for h in holders}
+        )
         return len(states) == len(done.charts) and all(s == "ok" for s in states.values())
 
     try:

@@ -2,6 +2,7 @@
 
 Each test gets its own bucket and database, so its event times cannot disturb (or be disturbed by)
 the shared stack's watermark."""
+
 from __future__ import annotations
 
 import random
@@ -12,10 +13,10 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from infra.stack.sandbox import sandbox
-from resources import duckdb as lake_duckdb
 from assets.bronze.ingest import PREFIXES
 from assets.bronze.writer import ObjectWriter
+from infra.stack.sandbox import sandbox
+from resources import duckdb as lake_duckdb
 from resources.models import ModelSettings
 from tests.support.lake import Lake
 from tests.support.lake import order_event as _event
@@ -25,8 +26,9 @@ WIDTH, OOO, LATENESS, FUTURE = 60, 10, 60, 300  # the documented defaults
 
 @pytest.fixture
 def isolated(resources, cfg):
-    settings = ModelSettings(max_out_of_orderness_seconds=OOO, allowed_lateness_seconds=LATENESS,
-                             max_future_seconds=FUTURE)
+    settings = ModelSettings(
+        max_out_of_orderness_seconds=OOO, allowed_lateness_seconds=LATENESS, max_future_seconds=FUTURE
+    )
     with sandbox(cfg, resources["object_store"], resources["postgres"], prefix="test") as (store, postgres):
         yield Lake(store, postgres, settings)
 
@@ -73,8 +75,14 @@ class Reference:
                 by = defaultdict(int)
                 for e in events:
                     by[e["status"]] += 1
-                out[window] = (len({e["event_id"] for e in events}), sum(Decimal(str(e["amount"])) for e in events),
-                               by["created"], by["paid"], by["shipped"], by["cancelled"])
+                out[window] = (
+                    len({e["event_id"] for e in events}),
+                    sum(Decimal(str(e["amount"])) for e in events),
+                    by["created"],
+                    by["paid"],
+                    by["shipped"],
+                    by["cancelled"],
+                )
         return out
 
 
@@ -88,8 +96,13 @@ def _stream(rng: random.Random, start: datetime, count: int) -> list[list[dict]]
             t -= timedelta(seconds=rng.uniform(0, OOO * 0.9))  # within the bound
         elif roll < 0.75:
             t -= timedelta(seconds=rng.uniform(OOO, 300))  # beyond it: late or within allowed lateness
-        event = _event(f"o-{rng.randrange(200)}", rng.choice(("created", "paid", "shipped", "cancelled")), t,
-                       amount=round(rng.uniform(1, 300), 2), event_id=f"e-{rng.getrandbits(64):x}")
+        event = _event(
+            f"o-{rng.randrange(200)}",
+            rng.choice(("created", "paid", "shipped", "cancelled")),
+            t,
+            amount=round(rng.uniform(1, 300), 2),
+            event_id=f"e-{rng.getrandbits(64):x}",
+        )
         events.append(event)
         if sent and rng.random() < 0.05:
             events.append(rng.choice(sent))  # a duplicate delivery
@@ -97,15 +110,17 @@ def _stream(rng: random.Random, start: datetime, count: int) -> list[list[dict]]
     batches, i = [], 0
     while i < len(events):
         size = rng.randint(10, 80)
-        batches.append(events[i:i + size])
+        batches.append(events[i : i + size])
         i += size
     return batches
 
 
 def _pg_windows(lake: Lake) -> tuple[dict, set]:
     with psycopg.connect(lake.postgres.url) as conn:
-        rows = conn.execute("SELECT window_start, orders, revenue, created, paid, shipped, cancelled, is_final "
-                            "FROM app.orders_per_minute").fetchall()
+        rows = conn.execute(
+            "SELECT window_start, orders, revenue, created, paid, shipped, cancelled, is_final "
+            "FROM app.orders_per_minute"
+        ).fetchall()
     return {r[0]: tuple(r[1:7]) for r in rows if r[7]}, {r[0] for r in rows}
 
 
@@ -146,8 +161,9 @@ def test_final_windows_and_late_events_match_the_reference(isolated, seed):
 
 def test_an_event_from_the_far_future_is_reported_and_the_watermark_stays_near_real_time(isolated):
     now = datetime.now(timezone.utc)
-    isolated.land([_event("o-1", "created", now - timedelta(seconds=5)),
-                   _event("o-2", "created", now + timedelta(days=1))])
+    isolated.land(
+        [_event("o-1", "created", now - timedelta(seconds=5)), _event("o-2", "created", now + timedelta(days=1))]
+    )
     runs = isolated.run_all()
     assert runs["app_orders_per_minute"].future_events == 1
     assert runs["app_orders_per_minute"].watermark <= datetime.now(timezone.utc) + timedelta(seconds=FUTURE - OOO)
@@ -161,6 +177,9 @@ def test_malformed_events_never_reach_silver(isolated):
     writer.upload(isolated.store.client(), isolated.store.bucket)
     isolated.run_all()
     assert len(isolated.silver([good["event_id"]])) == 1
-    total = lake_duckdb.connect(isolated.store).execute(
-        f"SELECT count(*) FROM read_parquet('{isolated.store.uri('silver/orders')}/**/*.parquet')").fetchone()[0]
+    total = (
+        lake_duckdb.connect(isolated.store)
+        .execute(f"SELECT count(*) FROM read_parquet('{isolated.store.uri('silver/orders')}/**/*.parquet')")
+        .fetchone()[0]
+    )
     assert total == 1

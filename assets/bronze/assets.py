@@ -42,8 +42,12 @@ class BronzeBatchConfig(Config):
 
 def kafka_topic_spec(spec: TopicSpec) -> AssetSpec:
     """The Kafka topic itself, as the upstream (external) asset of its bronze asset."""
-    return AssetSpec(key=AssetKey(["kafka", spec.name]), description=f"Kafka topic `{spec.topic}`",
-                     kinds={"kafka"}, group_name="kafka")
+    return AssetSpec(
+        key=AssetKey(["kafka", spec.name]),
+        description=f"Kafka topic `{spec.topic}`",
+        kinds={"kafka"},
+        group_name="kafka",
+    )
 
 
 def bronze_asset_key(spec: TopicSpec) -> AssetKey:
@@ -85,20 +89,40 @@ def _checks(result: BatchResult, store: ObjectStoreResource, lag_alert: int) -> 
         head = s3.head_object(Bucket=store.bucket, Key=obj["key"])
         stored[obj["layer"]] += int(head["Metadata"].get("records", -1))
     covered = result.landed + result.quarantined + result.offset_gaps + result.lost_count
-    accounted = (stored["bronze"] == result.landed and stored["quarantine"] == result.quarantined
-                 and covered == result.offsets_in_range and result.offset_gaps >= 0)
+    accounted = (
+        stored["bronze"] == result.landed
+        and stored["quarantine"] == result.quarantined
+        and covered == result.offsets_in_range
+        and result.offset_gaps >= 0
+    )
     lag = sum(result.lag_after.values())
     return [
-        AssetCheckResult(check_name=CHECK_ACCOUNTED, passed=accounted, metadata={
-            "offsets_in_range": result.offsets_in_range, "landed": result.landed,
-            "quarantined": result.quarantined, "offset_gaps": result.offset_gaps, "lost": result.lost_count,
-            "records_in_bronze_objects": stored["bronze"], "records_in_quarantine_objects": stored["quarantine"],
-        }),
-        AssetCheckResult(check_name=CHECK_RETENTION, passed=not result.lost, metadata={
-            "lost_offsets": MetadataValue.json({str(p): [f, l] for p, (f, l) in result.lost.items()}),
-        }),
-        AssetCheckResult(check_name=CHECK_LAG, passed=lag <= lag_alert, severity=AssetCheckSeverity.WARN,
-                         metadata={"lag": lag, "threshold": lag_alert}),
+        AssetCheckResult(
+            check_name=CHECK_ACCOUNTED,
+            passed=accounted,
+            metadata={
+                "offsets_in_range": result.offsets_in_range,
+                "landed": result.landed,
+                "quarantined": result.quarantined,
+                "offset_gaps": result.offset_gaps,
+                "lost": result.lost_count,
+                "records_in_bronze_objects": stored["bronze"],
+                "records_in_quarantine_objects": stored["quarantine"],
+            },
+        ),
+        AssetCheckResult(
+            check_name=CHECK_RETENTION,
+            passed=not result.lost,
+            metadata={
+                "lost_offsets": MetadataValue.json({str(p): [first, last] for p, (first, last) in result.lost.items()}),
+            },
+        ),
+        AssetCheckResult(
+            check_name=CHECK_LAG,
+            passed=lag <= lag_alert,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"lag": lag, "threshold": lag_alert},
+        ),
     ]
 
 
@@ -111,29 +135,47 @@ def build_bronze_asset(spec: TopicSpec):
         deps=[kafka_topic_spec(spec).key],
         group_name="bronze",
         kinds={"s3", "kafka"},
-        description=(f"Records of Kafka topic `{spec.topic}` ({spec.fmt}"
-                     f"{', schema ' + spec.schema if spec.schema else ''}) as gzip JSON lines under "
-                     f"`bronze/stream/{spec.topic}/`, invalid ones under `bronze/quarantine/{spec.topic}/`."),
+        description=(
+            f"Records of Kafka topic `{spec.topic}` ({spec.fmt}"
+            f"{', schema ' + spec.schema if spec.schema else ''}) as gzip JSON lines under "
+            f"`bronze/stream/{spec.topic}/`, invalid ones under `bronze/quarantine/{spec.topic}/`."
+        ),
         check_specs=[
-            AssetCheckSpec(CHECK_ACCOUNTED, asset=key,
-                           description="landed + quarantined (+ offset gaps, lost) = offsets in the batch, "
-                                       "verified against the objects written"),
-            AssetCheckSpec(CHECK_RETENTION, asset=key,
-                           description="no offset of the batch was deleted by retention before it was read"),
+            AssetCheckSpec(
+                CHECK_ACCOUNTED,
+                asset=key,
+                description="landed + quarantined (+ offset gaps, lost) = offsets in the batch, "
+                "verified against the objects written",
+            ),
+            AssetCheckSpec(
+                CHECK_RETENTION,
+                asset=key,
+                description="no offset of the batch was deleted by retention before it was read",
+            ),
             AssetCheckSpec(CHECK_LAG, asset=key, description="records still unread after the batch"),
         ],
         op_tags={"kafka/topic": spec.topic},
     )
-    def _bronze(context: AssetExecutionContext, config: BronzeBatchConfig, kafka: KafkaResource,
-                object_store: ObjectStoreResource, postgres: PostgresResource,
-                bronze_settings: BronzeSettings) -> MaterializeResult:
+    def _bronze(
+        context: AssetExecutionContext,
+        config: BronzeBatchConfig,
+        kafka: KafkaResource,
+        object_store: ObjectStoreResource,
+        postgres: PostgresResource,
+        bronze_settings: BronzeSettings,
+    ) -> MaterializeResult:
         ranges: Ranges = {int(p): (int(r[0]), int(r[1])) for p, r in config.ranges.items()}
         current = read_topic_id(kafka, spec.topic)
         if current != config.topic_id:
-            raise Failure(f"{spec.topic} was re-created (topic id {current}, this batch is of {config.topic_id}): "
-                          "nothing read; the sensor ingests the new topic from its start")
+            raise Failure(
+                f"{spec.topic} was re-created (topic id {current}, this batch is of {config.topic_id}): "
+                "nothing read; the sensor ingests the new topic from its start"
+            )
         result = ingest_batch(
-            kafka, object_store, spec, ranges,
+            kafka,
+            object_store,
+            spec,
+            ranges,
             max_bytes=bronze_settings.max_bytes,
             max_message_bytes=bronze_settings.max_message_bytes,
             commit_group=config.commit_consumer_group,
@@ -142,13 +184,19 @@ def build_bronze_asset(spec: TopicSpec):
         with postgres.connect() as conn:  # after the objects are written: the ledger only says what is there
             ledger.record_landed(conn, spec.topic, config.topic_id, ranges, context.run.run_id, result.objects)
         if result.group_commit_error:
-            context.log.warning(f"{spec.topic}: batch landed, but moving consumer group lakehouse-bronze failed: "
-                                f"{result.group_commit_error}")
+            context.log.warning(
+                f"{spec.topic}: batch landed, but moving consumer group lakehouse-bronze failed: "
+                f"{result.group_commit_error}"
+            )
         if result.lost:
-            context.log.error(f"{spec.topic}: offsets deleted by retention before they were read: "
-                              + ", ".join(f"p{p} {f}..{l}" for p, (f, l) in sorted(result.lost.items())))
-        context.log.info(f"{spec.topic}: landed {result.landed}, quarantined {result.quarantined} "
-                         f"in {len(result.objects)} objects ({result.seconds:.2f}s)")
+            context.log.error(
+                f"{spec.topic}: offsets deleted by retention before they were read: "
+                + ", ".join(f"p{p} {first}..{last}" for p, (first, last) in sorted(result.lost.items()))
+            )
+        context.log.info(
+            f"{spec.topic}: landed {result.landed}, quarantined {result.quarantined} "
+            f"in {len(result.objects)} objects ({result.seconds:.2f}s)"
+        )
         return MaterializeResult(
             metadata=_metadata(result, object_store),
             check_results=_checks(result, object_store, bronze_settings.lag_alert_records),

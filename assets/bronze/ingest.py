@@ -1,4 +1,5 @@
 """Read exactly a batch's offset ranges from Kafka, transform every record, land bronze and quarantine objects."""
+
 from __future__ import annotations
 
 import time
@@ -65,8 +66,14 @@ def _widen(bounds: list, value) -> None:
 
 
 def ingest_batch(
-    kafka: KafkaResource, store: ObjectStoreResource, spec: TopicSpec, ranges: Ranges,
-    max_bytes: int, max_message_bytes: int, commit_group: bool = True, topic_id: str = "",
+    kafka: KafkaResource,
+    store: ObjectStoreResource,
+    spec: TopicSpec,
+    ranges: Ranges,
+    max_bytes: int,
+    max_message_bytes: int,
+    commit_group: bool = True,
+    topic_id: str = "",
 ) -> BatchResult:
     """Land the records of `ranges` (partition -> [start, end)) of `spec.topic` in the object store.
 
@@ -75,11 +82,13 @@ def ingest_batch(
     started = time.monotonic()
     result = BatchResult(spec.topic, dict(ranges))
     transform = Transform(spec, iso_ms(int(time.time() * 1000)), max_message_bytes)
-    consumer = kafka.consumer(**{
-        "enable.partition.eof": True,
-        "fetch.max.bytes": max(1_048_576, min(max_bytes, 52_428_800)),
-        "queued.max.messages.kbytes": max(1024, min(max_bytes // 1024, 65_536)),
-    })
+    consumer = kafka.consumer(
+        **{
+            "enable.partition.eof": True,
+            "fetch.max.bytes": max(1_048_576, min(max_bytes, 52_428_800)),
+            "queued.max.messages.kbytes": max(1024, min(max_bytes // 1024, 65_536)),
+        }
+    )
     writer = ObjectWriter(spec.topic, PREFIXES, topic_id)
     try:
         todo = _assign(consumer, spec.topic, ranges, result)
@@ -118,16 +127,24 @@ def _assign(consumer, topic: str, ranges: Ranges, result: BatchResult) -> dict[i
     return todo
 
 
-def _consume(consumer, topic: str, todo: dict[int, int], ranges: Ranges, result: BatchResult,
-             writer: ObjectWriter, transform: Transform) -> None:
+def _consume(
+    consumer,
+    topic: str,
+    todo: dict[int, int],
+    ranges: Ranges,
+    result: BatchResult,
+    writer: ObjectWriter,
+    transform: Transform,
+) -> None:
     seen: dict[int, int] = {p: 0 for p in todo}
     last_progress = time.monotonic()
     while todo:
         batch = consumer.consume(num_messages=CONSUME_BATCH, timeout=1.0)
         if not batch:
             if time.monotonic() - last_progress > STALL_SECONDS:
-                raise IngestError(f"{topic}: no data from Kafka for {STALL_SECONDS:.0f}s; still waiting for "
-                                  f"partitions {sorted(todo)}")
+                raise IngestError(
+                    f"{topic}: no data from Kafka for {STALL_SECONDS:.0f}s; still waiting for partitions {sorted(todo)}"
+                )
             continue
         last_progress = time.monotonic()
         for msg in batch:
@@ -195,8 +212,9 @@ def _commit(consumer, topic: str, ranges: Ranges, attempts: int = 5) -> str | No
     for attempt in range(attempts):
         try:
             committed = {tp.partition: tp.offset for tp in consumer.committed(parts, timeout=10)}
-            ahead = [TopicPartition(topic, p, end) for p, (_, end) in sorted(ranges.items())
-                     if end > committed.get(p, -1)]
+            ahead = [
+                TopicPartition(topic, p, end) for p, (_, end) in sorted(ranges.items()) if end > committed.get(p, -1)
+            ]
             if ahead:
                 consumer.commit(offsets=ahead, asynchronous=False)
             return None

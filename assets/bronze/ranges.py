@@ -1,4 +1,5 @@
 """Offset ranges: what a micro-batch reads, how batches are planned from watermarks, and their run keys."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,9 @@ def missing(start: int, end: int, covered: list[Interval]) -> list[Interval]:
     return gaps
 
 
-def plan_batches(todo: dict[int, list[Interval]], lows: dict[int, int], max_records: int,
-                 max_runs: int) -> list[Ranges]:
+def plan_batches(
+    todo: dict[int, list[Interval]], lows: dict[int, int], max_records: int, max_runs: int
+) -> list[Ranges]:
     """Pack each partition's intervals into batches of at most `max_records`, oldest first, one contiguous
     range per partition per batch. Offsets below a partition's low watermark (deleted by retention) cost
     nothing to read: the run reports them as lost."""
@@ -87,8 +89,10 @@ def read_watermarks(kafka: KafkaResource, topic: str) -> dict[int, Watermarks]:
         raise RuntimeError(f"Kafka at {kafka.bootstrap_servers} is unreachable: {exc}") from exc
     info = meta.topics.get(topic)
     if info is None or info.error is not None or not info.partitions:
-        raise UnknownTopicError(f"topic {topic!r} does not exist on {kafka.bootstrap_servers}"
-                                + (f" ({info.error})" if info is not None and info.error else ""))
+        raise UnknownTopicError(
+            f"topic {topic!r} does not exist on {kafka.bootstrap_servers}"
+            + (f" ({info.error})" if info is not None and info.error else "")
+        )
     consumer = kafka.consumer()
     try:
         marks = {}

@@ -4,6 +4,7 @@ Each schema is a msgspec Struct whose fields are the columns the models read (db
 the narrowest type every reader agrees on: Python, DuckDB's casts in models/silver/orders.sql and Postgres.
 A record that fits lands; anything else is quarantined with the reason (tests/test_poison.py proves both).
 """
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,8 @@ from msgspec import UNSET, UnsetType
 # are left to fromisoformat. Checked here rather than as a msgspec pattern: the same regex costs twice as much
 # when msgspec calls it.
 TIMESTAMP_GRAMMAR = re.compile(
-    r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-](?:0\d|1[0-4]):\d\d)?\Z", re.ASCII)
+    r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-](?:0\d|1[0-4]):\d\d)?\Z", re.ASCII
+)
 # After the shift to UTC, a year of margin inside Python's datetime range (years 1-9999), the narrowest of the
 # engines: the models' derived times (window ends, watermark - out-of-orderness, cutoff - lateness) stay valid.
 EARLIEST = datetime(2, 1, 1, tzinfo=timezone.utc)
@@ -29,10 +31,24 @@ LATEST = datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
 AMOUNT_LIMIT = 999_999_999_999.99  # DECIMAL(14, 2); a double beyond ±...99 may round past the decimal's range
 
 Text = Annotated[str, msgspec.Meta(description="a string")]
-Amount = Annotated[float, msgspec.Meta(ge=-AMOUNT_LIMIT, le=AMOUNT_LIMIT, description=(
-    f"a number from {-AMOUNT_LIMIT:.2f} to {AMOUNT_LIMIT:.2f} (DECIMAL(14, 2); not a boolean, not a string)"))]
-Timestamp = Annotated[str, msgspec.Meta(description=(  # and event_time() below
-    "an ISO-8601 timestamp YYYY-MM-DDThh:mm:ss[.ffffff][Z|±hh:mm] (space for T allowed, no offset = UTC)"))]
+Amount = Annotated[
+    float,
+    msgspec.Meta(
+        ge=-AMOUNT_LIMIT,
+        le=AMOUNT_LIMIT,
+        description=(
+            f"a number from {-AMOUNT_LIMIT:.2f} to {AMOUNT_LIMIT:.2f} (DECIMAL(14, 2); not a boolean, not a string)"
+        ),
+    ),
+]
+Timestamp = Annotated[
+    str,
+    msgspec.Meta(
+        description=(  # and event_time() below
+            "an ISO-8601 timestamp YYYY-MM-DDThh:mm:ss[.ffffff][Z|±hh:mm] (space for T allowed, no offset = UTC)"
+        )
+    ),
+]
 OptionalText = Annotated[str | None | UnsetType, msgspec.Meta(description="a string or null")]
 
 
@@ -65,7 +81,8 @@ class ChangeSource(msgspec.Struct, kw_only=True, gc=False):
 
     lsn: Annotated[int, msgspec.Meta(description="an integer (the change's WAL position)")]
     tx_id: Annotated[int, msgspec.Meta(description="an integer (the change's transaction)")] = msgspec.field(
-        name="txId")
+        name="txId"
+    )
     ts_ms: Annotated[int, msgspec.Meta(description="an integer (the commit time, epoch milliseconds)")]
 
 
@@ -76,8 +93,7 @@ class DebeziumChange(Reserved, kw_only=True, gc=False):
 
     before: Row = None
     after: Row = None
-    source: Annotated[ChangeSource, msgspec.Meta(
-        description="an object with integers lsn, txId and ts_ms")]
+    source: Annotated[ChangeSource, msgspec.Meta(description="an object with integers lsn, txId and ts_ms")]
     op: Annotated[Literal["r", "c", "u", "d"], msgspec.Meta(description="one of 'r', 'c', 'u', 'd'")]
     ts_ms: Annotated[int, msgspec.Meta(description="an integer (epoch milliseconds)")]
 
@@ -113,8 +129,10 @@ class Schema:
         return field.type.__metadata__[0].description
 
 
-SCHEMAS: dict[str, Schema] = {"orders": Schema(Orders, event_time="created_at"),
-                               "debezium": Schema(DebeziumChange, tombstones=True)}
+SCHEMAS: dict[str, Schema] = {
+    "orders": Schema(Orders, event_time="created_at"),
+    "debezium": Schema(DebeziumChange, tombstones=True),
+}
 SCHEMALESS = Schema(Reserved)  # a json topic without a schema: any object without bronze's own fields
 
 

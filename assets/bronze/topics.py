@@ -1,4 +1,5 @@
 """Which topics are ingested to bronze, and how their payloads are read."""
+
 from __future__ import annotations
 
 import re

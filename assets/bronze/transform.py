@@ -5,6 +5,7 @@ A valid JSON payload is never re-serialized: msgspec checks its raw bytes agains
 and one parse of the event time; the rare payloads that need a closer look (an escape sequence, a column name
 seen twice) take a slow path that decides exactly.
 """
+
 from __future__ import annotations
 
 import base64
@@ -107,14 +108,16 @@ class Transform:
         self.processed = b'"processed_at":' + _json(processed_at)
         # a line: the payload's members (%b), then bronze's own, %-formatted with partition, offset, timestamp, key
         own = (self.processed + b',"_kafka":{"topic":' + _json(spec.topic)).replace(b"%", b"%%") + (
-            b',"partition":%d,"offset":%d,"timestamp":%b,"key":%b}}\n')
+            b',"partition":%d,"offset":%d,"timestamp":%b,"key":%b}}\n'
+        )
         self.line = b"%b," + own  # after the last member of a non-empty object
         self.first_line = b"%b" + own  # in an empty object
         self.last_ms: int | None = -1
         self.last_stamp = (b"null", self.processed_date)
 
-    def __call__(self, partition: int, offset: int, timestamp_ms: int | None, key: bytes | None,
-                 value: bytes | None) -> tuple[str, bytes, datetime | None, str | None]:
+    def __call__(
+        self, partition: int, offset: int, timestamp_ms: int | None, key: bytes | None, value: bytes | None
+    ) -> tuple[str, bytes, datetime | None, str | None]:
         """(date, line, event time, None) for bronze, or (date, quarantine line, None, reason).
 
         The date (of the Kafka timestamp, else of processed_at) names the object the line goes to. Written as
@@ -140,18 +143,33 @@ class Transform:
                 return date, self.line % (b'{"tombstone":true', partition, offset, stamp, key_json), None, None
             return self._quarantine(date, partition, offset, stamp, key_json, b"", "empty value (tombstone)")
         if len(value) > self.limit:
-            return self._quarantine(date, partition, offset, stamp, key_json, value,
-                                    f"oversized: {len(value)} bytes > {self.limit}")
+            return self._quarantine(
+                date, partition, offset, stamp, key_json, value, f"oversized: {len(value)} bytes > {self.limit}"
+            )
         if not value.isascii():
             try:
                 value.decode()
             except UnicodeDecodeError as exc:
-                return self._quarantine(date, partition, offset, stamp, key_json, value,
-                                        f"value is not UTF-8 text ({exc.reason} at byte {exc.start})")
+                return self._quarantine(
+                    date,
+                    partition,
+                    offset,
+                    stamp,
+                    key_json,
+                    value,
+                    f"value is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                )
         if self.text:
             if b"\x00" in value:
-                return self._quarantine(date, partition, offset, stamp, key_json, value,
-                                        "NUL character: the line holds \\u0000, which Postgres text cannot store")
+                return self._quarantine(
+                    date,
+                    partition,
+                    offset,
+                    stamp,
+                    key_json,
+                    value,
+                    "NUL character: the line holds \\u0000, which Postgres text cannot store",
+                )
             body = b'{"value":' + _json(value.decode().rstrip("\r\n"))
             return date, self.line % (body, partition, offset, stamp, key_json), None, None
         try:
@@ -162,9 +180,10 @@ class Transform:
         except (msgspec.DecodeError, RecursionError) as exc:
             return self._quarantine(date, partition, offset, stamp, key_json, value, f"malformed JSON: {exc}")
         if payload.processed_at is not UNSET or payload.kafka is not UNSET:
-            used = [n for n, v in zip(RESERVED, (payload.processed_at, payload.kafka)) if v is not UNSET]
-            return self._quarantine(date, partition, offset, stamp, key_json, value,
-                                    f"payload uses reserved field(s) {used}")
+            used = [n for n, v in zip(RESERVED, (payload.processed_at, payload.kafka), strict=False) if v is not UNSET]
+            return self._quarantine(
+                date, partition, offset, stamp, key_json, value, f"payload uses reserved field(s) {used}"
+            )
         line = self.line
         escaped = value.rfind(b"\\") >= 0
         if not escaped and self.encode(payload) == value:
@@ -185,17 +204,38 @@ class Transform:
             try:
                 when = event_time(text)
             except ValueError as exc:
-                return self._quarantine(date, partition, offset, stamp, key_json, value,
-                                        f"schema {self.spec.schema}: field {self.event_field!r} {exc}, "
-                                        f"got {text!r:.60}")
+                return self._quarantine(
+                    date,
+                    partition,
+                    offset,
+                    stamp,
+                    key_json,
+                    value,
+                    f"schema {self.spec.schema}: field {self.event_field!r} {exc}, got {text!r:.60}",
+                )
         return date, line % (body, partition, offset, stamp, key_json), when, None
 
-    def _quarantine(self, date: str, partition: int, offset: int, stamp: bytes, key_json: bytes, value: bytes,
-                    reason: str) -> tuple[str, bytes, None, str]:
+    def _quarantine(
+        self, date: str, partition: int, offset: int, stamp: bytes, key_json: bytes, value: bytes, reason: str
+    ) -> tuple[str, bytes, None, str]:
         meta = b'{"topic":%b,"partition":%d,"offset":%d,"timestamp":%b,"key":%b}' % (
-            _json(self.spec.topic), partition, offset, stamp, key_json)
-        line = (b'{"_kafka":' + meta + b',"reason":' + _json(reason) + b',"raw_base64":"'
-                + base64.b64encode(value) + b'",' + self.processed + b"}\n")
+            _json(self.spec.topic),
+            partition,
+            offset,
+            stamp,
+            key_json,
+        )
+        line = (
+            b'{"_kafka":'
+            + meta
+            + b',"reason":'
+            + _json(reason)
+            + b',"raw_base64":"'
+            + base64.b64encode(value)
+            + b'",'
+            + self.processed
+            + b"}\n"
+        )
         return date, line, None, reason
 
     def _explain(self, value: bytes, message: str) -> str:
@@ -240,5 +280,6 @@ class Transform:
 def transform(rec: KafkaRecord, spec: TopicSpec, processed_at: str, max_message_bytes: int) -> Outcome:
     """Transform one record (tools and tests); a batch prepares one Transform and calls it per record."""
     _, line, when, reason = Transform(spec, processed_at, max_message_bytes)(
-        rec.partition, rec.offset, rec.timestamp_ms, rec.key, rec.value)
+        rec.partition, rec.offset, rec.timestamp_ms, rec.key, rec.value
+    )
     return Outcome(line, reason, when)

@@ -1,4 +1,5 @@
 """Write bronze and quarantine objects: zstd JSON lines at deterministic keys, spooled to disk, written once."""
+
 from __future__ import annotations
 
 import tempfile
@@ -57,8 +58,9 @@ class ObjectWriter:
             # a compressor of its own: compressobj()s of one ZstdCompressor share its context, so groups
             # flushed in turn would interleave their frames (matches pointing at another object's bytes)
             compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
-            group = self.groups[key] = _Group(tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY),
-                                              compressor.compressobj(), offset)
+            group = self.groups[key] = _Group(
+                tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY), compressor.compressobj(), offset
+            )
         group.pending.append(line)
         group.pending_bytes += len(line)
         if group.pending_bytes >= FLUSH_BYTES:
@@ -79,21 +81,38 @@ class ObjectWriter:
             key = self.object_key(layer, partition, dt, group)
             existing = _head(s3, bucket, key)
             if existing is None:
-                s3.upload_fileobj(group.spool, bucket, key, ExtraArgs={
-                    "ContentType": "application/x-ndjson",
-                    "ContentEncoding": "zstd",
-                    "Metadata": {"records": str(group.records), "first-offset": str(group.first),
-                                 "last-offset": str(group.last)},
-                })
+                s3.upload_fileobj(
+                    group.spool,
+                    bucket,
+                    key,
+                    ExtraArgs={
+                        "ContentType": "application/x-ndjson",
+                        "ContentEncoding": "zstd",
+                        "Metadata": {
+                            "records": str(group.records),
+                            "first-offset": str(group.first),
+                            "last-offset": str(group.last),
+                        },
+                    },
+                )
             elif existing.get("records") != str(group.records):
                 raise RuntimeError(
                     f"s3://{bucket}/{key} already exists with {existing.get('records')} records, "
                     f"this batch has {group.records}: the topic's history changed under the same offsets"
                 )
             group.spool.close()
-            written.append({"layer": layer, "key": key, "records": group.records, "bytes": size,
-                            "partition": partition, "first": group.first, "last": group.last,
-                            "already_present": existing is not None})
+            written.append(
+                {
+                    "layer": layer,
+                    "key": key,
+                    "records": group.records,
+                    "bytes": size,
+                    "partition": partition,
+                    "first": group.first,
+                    "last": group.last,
+                    "already_present": existing is not None,
+                }
+            )
         self.groups.clear()
         return written
 

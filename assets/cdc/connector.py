@@ -1,5 +1,6 @@
 """The Debezium PostgreSQL connector of the application database, as code: its settings and the config Connect
 gets. docs/cdc.md explains each choice."""
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,10 @@ class CdcConnectorConfig(Config):
 def connector_config(config: CdcConnectorConfig, source: CdcSourceResource) -> dict[str, str]:
     """The config PUT to /connectors/<name>/config; ValueError when the password is not a provider reference."""
     if not _PROVIDER_REFERENCE.match(config.password_reference):
-        raise ValueError("password_reference must be a config-provider reference such as ${env:CDC_PG_PASSWORD}, "
-                         "never the password itself (Connect stores connector configs in a Kafka topic)")
+        raise ValueError(
+            "password_reference must be a config-provider reference such as ${env:CDC_PG_PASSWORD}, "
+            "never the password itself (Connect stores connector configs in a Kafka topic)"
+        )
     return {
         "connector.class": CONNECTOR_CLASS,
         "tasks.max": "1",

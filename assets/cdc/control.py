@@ -1,9 +1,10 @@
 """Register a connector idempotently, wait for it to run, and remove it without leaving its slot behind."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from assets.cdc.connector import CdcConnectorConfig, connector_config
 from assets.cdc.slot import drop_slot
@@ -31,8 +32,11 @@ def states(status: dict) -> tuple[str, list[str]]:
 def failures(name: str, status: dict) -> list[str]:
     """A line per failed part of the connector, with Connect's trace (its first lines, secrets masked)."""
     parts = [("connector", status["connector"])] + [(f"task {t['id']}", t) for t in status.get("tasks", [])]
-    return [f"connector {name}: {what} FAILED on {part.get('worker_id', '?')}:\n{trace_head(part.get('trace', ''))}"
-            for what, part in parts if part["state"] == "FAILED"]
+    return [
+        f"connector {name}: {what} FAILED on {part.get('worker_id', '?')}:\n{trace_head(part.get('trace', ''))}"
+        for what, part in parts
+        if part["state"] == "FAILED"
+    ]
 
 
 def trace_head(trace: str, lines: int = 12) -> str:
@@ -59,8 +63,10 @@ def wait_for(connect: KafkaConnectResource, name: str, wanted: str, timeout: flo
         if seen >= 2:
             return status
         if time.monotonic() - began > timeout:
-            raise KafkaConnectError(f"connector {name} is {connector}, tasks {tasks or 'none'} after {timeout:.0f}s "
-                                    f"(waited for {wanted}); see `lakehouse logs connect`")
+            raise KafkaConnectError(
+                f"connector {name} is {connector}, tasks {tasks or 'none'} after {timeout:.0f}s "
+                f"(waited for {wanted}); see `lakehouse logs connect`"
+            )
         time.sleep(1.0)
 
 
@@ -75,36 +81,43 @@ def _first_status(connect: KafkaConnectResource, name: str, timeout: float) -> d
     return None
 
 
-def register(config: CdcConnectorConfig, connect: KafkaConnectResource, source: CdcSourceResource,
-             log: Log) -> Registration:
+def register(
+    config: CdcConnectorConfig, connect: KafkaConnectResource, source: CdcSourceResource, log: Log
+) -> Registration:
     """Validate and PUT the connector's config (creating or updating it), restart its failed parts, wait until it
     runs. A connector paused or stopped on purpose is left so (resume it with its job) and reported as it is."""
     name = config.connector_name
     body = connector_config(config, source)
     errors = connect.validate(name, body)
     if errors:
-        raise KafkaConnectError(f"Kafka Connect at {connect.url} rejects the config of connector {name}:\n"
-                                + redact("\n".join(errors)))
+        raise KafkaConnectError(
+            f"Kafka Connect at {connect.url} rejects the config of connector {name}:\n" + redact("\n".join(errors))
+        )
     before = connect.status(name)  # an update restarts the connector: its state just after says little
     intent = states(before)[0] if before and states(before)[0] in ("PAUSED", "STOPPED") else "RUNNING"
     created = connect.put_config(name, body)
-    log(f"connector {name} {'created' if created else 'config updated'} on {connect.url}; "
-        f"topic {config.topic()}, slot {config.slot}, publication {config.publication}")
+    log(
+        f"connector {name} {'created' if created else 'config updated'} on {connect.url}; "
+        f"topic {config.topic()}, slot {config.slot}, publication {config.publication}"
+    )
     if intent != "RUNNING":
         log(f"connector {name} is {intent} on purpose: run cdc_resume_connector to let it run")
-        return Registration(created, False, wait_for(connect, name, intent, config.wait_seconds,
-                                                     grace=config.wait_seconds))
+        return Registration(
+            created, False, wait_for(connect, name, intent, config.wait_seconds, grace=config.wait_seconds)
+        )
     status = _first_status(connect, name, config.wait_seconds)
     failed = failures(name, status) if status else []
     if failed:
         log("restarting its failed parts:\n" + "\n".join(failed))
         connect.restart(name, only_failed=True)
-    return Registration(created, bool(failed), wait_for(connect, name, "RUNNING", config.wait_seconds,
-                                                       grace=10.0 if failed else 0.0))
+    return Registration(
+        created, bool(failed), wait_for(connect, name, "RUNNING", config.wait_seconds, grace=10.0 if failed else 0.0)
+    )
 
 
-def remove(connect: KafkaConnectResource, source: CdcSourceResource, name: str, log: Log,
-           timeout: float = 120.0) -> tuple[str, bool]:
+def remove(
+    connect: KafkaConnectResource, source: CdcSourceResource, name: str, log: Log, timeout: float = 120.0
+) -> tuple[str, bool]:
     """Stop the connector, forget its offsets, delete it and drop its replication slot (so a later connector of
     the same name starts with a fresh snapshot, and no slot keeps WAL forever); return (slot, dropped)."""
     config = connect.config(name)
@@ -116,6 +129,8 @@ def remove(connect: KafkaConnectResource, source: CdcSourceResource, name: str, 
     connect.reset_offsets(name)
     connect.delete(name)
     dropped = drop_slot(source, slot)
-    log(f"connector {name} removed, its offsets forgotten; replication slot {slot} "
-        + ("dropped" if dropped else "did not exist"))
+    log(
+        f"connector {name} removed, its offsets forgotten; replication slot {slot} "
+        + ("dropped" if dropped else "did not exist")
+    )
     return slot, dropped

@@ -1,4 +1,5 @@
 """Kafka Connect's and Postgres' figures about a connector, as Dagster metadata."""
+
 from __future__ import annotations
 
 import psycopg
@@ -16,8 +17,9 @@ def lsn_text(lsn: int) -> str:
     return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
 
 
-def connector_figures(connect: KafkaConnectResource, source: CdcSourceResource, name: str,
-                      status: dict) -> dict[str, object]:
+def connector_figures(
+    connect: KafkaConnectResource, source: CdcSourceResource, name: str, status: dict
+) -> dict[str, object]:
     """The connector's and tasks' states, its topics, the source position it committed and its slot's WAL."""
     config = connect.config(name) or {}
     connector, tasks = states(status)

@@ -1,4 +1,5 @@
 """The connector's replication slot: how much WAL it holds back, and dropping it when the connector goes."""
+
 from __future__ import annotations
 
 import time
@@ -51,6 +52,8 @@ def drop_slot(source: CdcSourceResource, slot: str, timeout: float = 60.0) -> bo
                 conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
                 return True
             if time.monotonic() > deadline:
-                raise RuntimeError(f"replication slot {slot} is still in use by backend pid {row[0]} after "
-                                   f"{timeout:.0f}s; stop whatever reads it, then run the removal again")
+                raise RuntimeError(
+                    f"replication slot {slot} is still in use by backend pid {row[0]} after "
+                    f"{timeout:.0f}s; stop whatever reads it, then run the removal again"
+                )
             time.sleep(0.5)

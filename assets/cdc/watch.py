@@ -1,4 +1,5 @@
 """Judge the Debezium connectors on the worker: healthy ones give figures, the others a loud reason."""
+
 from __future__ import annotations
 
 import time
@@ -30,22 +31,33 @@ def stalled(figures: dict) -> bool:
     asked): Debezium may be retrying a start that keeps failing (a login refused, the database unreachable), and
     Connect shows such a task as RUNNING."""
     unread = figures.get("slot_active") is False or "slot_error" in figures
-    return (figures["connector_state"] == "RUNNING" and bool(figures["committed_lsn"])
-            and not figures["snapshot_in_progress"] and unread)
+    return (
+        figures["connector_state"] == "RUNNING"
+        and bool(figures["committed_lsn"])
+        and not figures["snapshot_in_progress"]
+        and unread
+    )
 
 
 def _stall_problem(connect: KafkaConnectResource, name: str, config: dict, figures: dict, seconds: float) -> str:
     slot = figures["slot"]
-    what = (f"its replication slot {slot} could not be checked for {seconds:.0f}s ({figures['slot_error']})"
-            if "slot_error" in figures else f"nothing has read its replication slot {slot} for {seconds:.0f}s")
+    what = (
+        f"its replication slot {slot} could not be checked for {seconds:.0f}s ({figures['slot_error']})"
+        if "slot_error" in figures
+        else f"nothing has read its replication slot {slot} for {seconds:.0f}s"
+    )
     errors = connect.validate(name, {k: v for k, v in config.items() if k != "name"})
-    why = ("Connect's validation of its config says:\n" + "\n".join(errors) if errors
-           else "its config validates; `lakehouse logs connect` shows what the task retries")
+    why = (
+        "Connect's validation of its config says:\n" + "\n".join(errors)
+        if errors
+        else "its config validates; `lakehouse logs connect` shows what the task retries"
+    )
     return redact(f"connector {name} is RUNNING but {what}: Debezium may be retrying a start that fails. {why}")
 
 
-def assess(connect: KafkaConnectResource, source: CdcSourceResource, memory: dict[str, float],
-           now: float | None = None) -> Verdict:
+def assess(
+    connect: KafkaConnectResource, source: CdcSourceResource, memory: dict[str, float], now: float | None = None
+) -> Verdict:
     """Look at every Debezium PostgreSQL connector once; `memory` is what the previous look remembered (kept when
     problems are raised, so a connector that stays unhealthy keeps its first-seen time)."""
     now = time.time() if now is None else now
@@ -70,6 +82,8 @@ def assess(connect: KafkaConnectResource, source: CdcSourceResource, memory: dic
         if figures is not None:
             verdict.problems.append(_stall_problem(connect, name, entry["info"]["config"], figures, now - since))
         else:
-            verdict.problems.append(f"connector {name} has been {connector} (tasks: {', '.join(tasks) or 'none'}) "
-                                    f"for {now - since:.0f}s; see `lakehouse logs connect`")
+            verdict.problems.append(
+                f"connector {name} has been {connector} (tasks: {', '.join(tasks) or 'none'}) "
+                f"for {now - since:.0f}s; see `lakehouse logs connect`"
+            )
     return verdict

@@ -22,20 +22,34 @@ def dashboard_deps() -> list[AssetKey]:
 def dashboard_asset() -> AssetsDefinition:
     """The asset that creates or updates the database connection, datasets, charts and dashboard in Superset."""
 
-    @asset(key=ASSET_KEY, deps=dashboard_deps(), group_name="dashboards", kinds={"superset"},
-           description=f'Superset dashboard "{spec.DASHBOARD_TITLE}" (refresh every {spec.REFRESH_SECONDS} s), '
-                       "its charts, datasets and database connection, provisioned through the REST API "
-                       "(docs/dashboard.md)")
+    @asset(
+        key=ASSET_KEY,
+        deps=dashboard_deps(),
+        group_name="dashboards",
+        kinds={"superset"},
+        description=f'Superset dashboard "{spec.DASHBOARD_TITLE}" (refresh every {spec.REFRESH_SECONDS} s), '
+        "its charts, datasets and database connection, provisioned through the REST API "
+        "(docs/dashboard.md)",
+    )
     def _dashboard(context: AssetExecutionContext, superset: SupersetResource) -> MaterializeResult:
         done = provision(superset.client(), superset.database_uri)
         context.log.info(f"provisioned dashboard {done.dashboard}; created: {', '.join(done.created) or 'nothing'}")
-        return MaterializeResult(metadata={
-            "dashboard_url": MetadataValue.url(
-                redact(f"{superset.url.rstrip('/')}/superset/dashboard/{spec.DASHBOARD_SLUG}/")),
-            "ids": MetadataValue.json({"database": done.database, "datasets": done.datasets, "charts": done.charts,
-                                       "dashboard": done.dashboard}),
-            "created": MetadataValue.json(done.created),
-            "detached": MetadataValue.json(done.detached),
-        })
+        return MaterializeResult(
+            metadata={
+                "dashboard_url": MetadataValue.url(
+                    redact(f"{superset.url.rstrip('/')}/superset/dashboard/{spec.DASHBOARD_SLUG}/")
+                ),
+                "ids": MetadataValue.json(
+                    {
+                        "database": done.database,
+                        "datasets": done.datasets,
+                        "charts": done.charts,
+                        "dashboard": done.dashboard,
+                    }
+                ),
+                "created": MetadataValue.json(done.created),
+                "detached": MetadataValue.json(done.detached),
+            }
+        )
 
     return _dashboard

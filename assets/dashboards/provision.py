@@ -1,6 +1,7 @@
 """Create or update, through Superset's REST API, everything spec.py describes. Each object is found by a
 stable identity (database name; schema and table in that database; chart name on its dataset; dashboard
 slug) and updated in place, so provisioning twice creates nothing twice."""
+
 from __future__ import annotations
 
 import json
@@ -48,32 +49,56 @@ def provision(client: SupersetClient, database_uri: str, target: Target = Target
         return object_id, created
 
     name = target.database_name
-    done.database, _ = upsert("database", name, {"database_name": name},
-                              {"database_name": name, "sqlalchemy_uri": database_uri, "expose_in_sqllab": True})
+    done.database, _ = upsert(
+        "database",
+        name,
+        {"database_name": name},
+        {"database_name": name, "sqlalchemy_uri": database_uri, "expose_in_sqllab": True},
+    )
     _check_tables(client, done.database, name)
     for table in spec.DATASETS:
         identity = {"table_name": table, "schema": spec.SCHEMA, "database": ("rel_o_m", done.database)}
         done.datasets[table], created = upsert(
-            "dataset", f"{spec.SCHEMA}.{table}", identity,
+            "dataset",
+            f"{spec.SCHEMA}.{table}",
+            identity,
             {"database": done.database, "schema": spec.SCHEMA, "table_name": table},
-            update={"description": f"{spec.SCHEMA}.{table}, provisioned by Dagster"})
+            update={"description": f"{spec.SCHEMA}.{table}, provisioned by Dagster"},
+        )
         if not created:  # pick up the columns a changed model added or dropped
             client.request("PUT", f"dataset/{done.datasets[table]}/refresh")
-    done.dashboard, _ = upsert("dashboard", target.dashboard_title, {"slug": target.dashboard_slug},
-                               {"dashboard_title": target.dashboard_title, "slug": target.dashboard_slug,
-                                "published": True})
+    done.dashboard, _ = upsert(
+        "dashboard",
+        target.dashboard_title,
+        {"slug": target.dashboard_slug},
+        {"dashboard_title": target.dashboard_title, "slug": target.dashboard_slug, "published": True},
+    )
     for chart in spec.CHARTS:
         dataset = done.datasets[chart.table]
-        done.charts[chart.name], _ = upsert("chart", chart.name, {"slice_name": chart.name, "datasource_id": dataset}, {
-            "slice_name": chart.name, "viz_type": chart.viz_type, "datasource_id": dataset,
-            "datasource_type": "table", "params": json.dumps(chart.form_data(dataset)),
-            "query_context": json.dumps(chart.query_context(dataset)), "dashboards": [done.dashboard],
-        })
+        done.charts[chart.name], _ = upsert(
+            "chart",
+            chart.name,
+            {"slice_name": chart.name, "datasource_id": dataset},
+            {
+                "slice_name": chart.name,
+                "viz_type": chart.viz_type,
+                "datasource_id": dataset,
+                "datasource_type": "table",
+                "params": json.dumps(chart.form_data(dataset)),
+                "query_context": json.dumps(chart.query_context(dataset)),
+                "dashboards": [done.dashboard],
+            },
+        )
     _detach_others(client, done)
-    client.request("PUT", f"dashboard/{done.dashboard}", json={
-        "dashboard_title": target.dashboard_title, "position_json": json.dumps(spec.layout(done.charts)),
-        "json_metadata": json.dumps(spec.json_metadata()),
-    })
+    client.request(
+        "PUT",
+        f"dashboard/{done.dashboard}",
+        json={
+            "dashboard_title": target.dashboard_title,
+            "position_json": json.dumps(spec.layout(done.charts)),
+            "json_metadata": json.dumps(spec.json_metadata()),
+        },
+    )
     return done
 
 
@@ -83,8 +108,11 @@ def _detach_others(client: SupersetClient, done: Provisioned) -> None:
     for chart in client.request("GET", f"dashboard/{done.dashboard}/charts")["result"]:
         if chart["id"] in done.charts.values():
             continue
-        others = [d["id"] for d in client.request("GET", f"chart/{chart['id']}")["result"]["dashboards"]
-                  if d["id"] != done.dashboard]
+        others = [
+            d["id"]
+            for d in client.request("GET", f"chart/{chart['id']}")["result"]["dashboards"]
+            if d["id"] != done.dashboard
+        ]
         client.request("PUT", f"chart/{chart['id']}", json={"dashboards": others})
         done.detached.append(chart["slice_name"])
 
@@ -96,7 +124,10 @@ def _check_tables(client: SupersetClient, database_id: int, database_name: str) 
     found = {t["value"] for t in tables}
     missing = [table for table in spec.DATASETS if table not in found]
     if missing:
-        raise MissingTableError("; ".join(
-            f"table {spec.SCHEMA}.{t} does not exist yet in database {database_name!r}: it is created by the model "
-            f"{spec.DATASETS[t]} (materialize it, e.g. through the lake_models job)" for t in missing
-        ))
+        raise MissingTableError(
+            "; ".join(
+                f"table {spec.SCHEMA}.{t} does not exist yet in database {database_name!r}: it is created by the model "
+                f"{spec.DATASETS[t]} (materialize it, e.g. through the lake_models job)"
+                for t in missing
+            )
+        )

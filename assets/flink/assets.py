@@ -16,16 +16,17 @@ from resources.redact import redact
 
 DESCRIPTIONS = {
     KAFKA_TO_MINIO: "Flink SQL job dbt_like_sql/flink/kafka_to_minio.sql: "
-                    "Kafka → s3://<bucket>/bronze/flink/<topic>/ "
-                    "(JSON lines by event date and hour, committed on checkpoints; bad records in "
-                    "bronze/flink_quarantine/<topic>/).",
+    "Kafka → s3://<bucket>/bronze/flink/<topic>/ "
+    "(JSON lines by event date and hour, committed on checkpoints; bad records in "
+    "bronze/flink_quarantine/<topic>/).",
     ORDERS_PER_MINUTE: "Flink SQL job dbt_like_sql/flink/orders_per_minute.sql: 1-minute event-time windows of "
-                       "orders → Postgres app.orders_per_minute_flink through the JDBC connector.",
+    "orders → Postgres app.orders_per_minute_flink through the JDBC connector.",
 }
 
 
-def clients(flink: FlinkResource, postgres: PostgresResource, object_store: ObjectStoreResource,
-            kafka: KafkaResource) -> PipelineClients:
+def clients(
+    flink: FlinkResource, postgres: PostgresResource, object_store: ObjectStoreResource, kafka: KafkaResource
+) -> PipelineClients:
     """The resources of a pipeline run, bundled."""
     return PipelineClients(flink, postgres, object_store, kafka.bootstrap_servers)
 
@@ -46,11 +47,21 @@ def build_flink_asset(pipeline: Pipeline) -> AssetsDefinition:
     """The asset whose materialization runs `pipeline` as a Flink job."""
     upstream = AssetKey(["kafka", TopicSpec(load_settings().flink_topic).name])
 
-    @asset(key=pipeline.asset_key, deps=[upstream], group_name="flink", kinds={"flink", "kafka"},
-           description=DESCRIPTIONS[pipeline])
-    def _flink_pipeline(context: AssetExecutionContext, config: FlinkPipelineConfig, flink: FlinkResource,
-                        postgres: PostgresResource, object_store: ObjectStoreResource,
-                        kafka: KafkaResource) -> MaterializeResult:
+    @asset(
+        key=pipeline.asset_key,
+        deps=[upstream],
+        group_name="flink",
+        kinds={"flink", "kafka"},
+        description=DESCRIPTIONS[pipeline],
+    )
+    def _flink_pipeline(
+        context: AssetExecutionContext,
+        config: FlinkPipelineConfig,
+        flink: FlinkResource,
+        postgres: PostgresResource,
+        object_store: ObjectStoreResource,
+        kafka: KafkaResource,
+    ) -> MaterializeResult:
         bundle = clients(flink, postgres, object_store, kafka)
         done = submit(pipeline, config, bundle, context.log.info)
         return MaterializeResult(metadata=submission_metadata(flink, done, bundle.secrets()))

@@ -1,9 +1,10 @@
 """Submit a Flink SQL pipeline through the SQL Gateway, stop it with a savepoint, resume it from one."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from assets.flink import state
 from assets.flink.pipelines import FlinkPipelineConfig, Pipeline, session_properties, sql_values
@@ -41,8 +42,17 @@ class PipelineClients:
 
 
 def _statements(pipeline: Pipeline, config: FlinkPipelineConfig, clients: PipelineClients) -> list[str]:
-    return render(pipeline.name, sql_values(pipeline, config, clients.flink, clients.bootstrap_servers,
-                                            clients.object_store.bucket, clients.postgres.url))
+    return render(
+        pipeline.name,
+        sql_values(
+            pipeline,
+            config,
+            clients.flink,
+            clients.bootstrap_servers,
+            clients.object_store.bucket,
+            clients.postgres.url,
+        ),
+    )
 
 
 def wait_until_running(flink: FlinkResource, job_id: str, timeout: float) -> None:
@@ -52,15 +62,21 @@ def wait_until_running(flink: FlinkResource, job_id: str, timeout: float) -> Non
     while flink.checkpoints(job_id).get("counts", {}).get("completed", 0) < 1:
         info = flink.job(job_id)
         if info["state"] != "RUNNING":
-            raise FlinkError(f"job {job_id} went {info['state']} before its first checkpoint"
-                             + flink.root_exception(job_id))
+            raise FlinkError(
+                f"job {job_id} went {info['state']} before its first checkpoint" + flink.root_exception(job_id)
+            )
         if time.monotonic() > deadline:
             raise FlinkError(f"job {job_id} completed no checkpoint in {timeout:.0f}s (see its Checkpoints tab)")
         time.sleep(1)
 
 
-def submit(pipeline: Pipeline, config: FlinkPipelineConfig, clients: PipelineClients, log: Log,
-           savepoint_path: str | None = None) -> Submission:
+def submit(
+    pipeline: Pipeline,
+    config: FlinkPipelineConfig,
+    clients: PipelineClients,
+    log: Log,
+    savepoint_path: str | None = None,
+) -> Submission:
     """Start the pipeline's job (from `savepoint_path` when given) unless a job of its name is active."""
     config = config.resolved(clients.flink)
     job_name = config.job_name_for(pipeline)
@@ -89,15 +105,17 @@ def submit(pipeline: Pipeline, config: FlinkPipelineConfig, clients: PipelineCli
     return Submission(job_name, job_id, False, statements, savepoint_path)
 
 
-def stop_with_savepoint(pipeline: Pipeline, config: FlinkPipelineConfig, clients: PipelineClients,
-                        log: Log) -> tuple[str, str]:
+def stop_with_savepoint(
+    pipeline: Pipeline, config: FlinkPipelineConfig, clients: PipelineClients, log: Log
+) -> tuple[str, str]:
     """Stop the pipeline's running job with a savepoint; return (job id, savepoint path)."""
     config = config.resolved(clients.flink)
     job_name = config.job_name_for(pipeline)
     active = [job for job in clients.flink.active_jobs(job_name) if job["state"] == "RUNNING"]
     if not active:
-        raise FlinkError(f"no RUNNING Flink job named {job_name} to stop "
-                         f"(jobs at {clients.flink.rest_url}/#/job/running)")
+        raise FlinkError(
+            f"no RUNNING Flink job named {job_name} to stop (jobs at {clients.flink.rest_url}/#/job/running)"
+        )
     job_id = active[0]["jid"]
     target = clients.object_store.uri(f"flink/savepoints/{job_name}")
     log(f"stopping {job_name} (Flink job {job_id}) with a savepoint under {target}")
@@ -116,5 +134,6 @@ def resume(pipeline: Pipeline, config: FlinkPipelineConfig, clients: PipelineCli
     if row is None or not row.savepoint_path:
         raise FlinkError(
             f"no savepoint recorded for {job_name}: stop it with the job flink_stop_with_savepoint first "
-            "(or start it afresh with its submit job)")
+            "(or start it afresh with its submit job)"
+        )
     return submit(pipeline, config, clients, log, savepoint_path=row.savepoint_path)

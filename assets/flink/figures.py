@@ -1,4 +1,5 @@
 """Flink's own figures about a job, as Dagster metadata: state, uptime, checkpoints, records, backpressure."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -27,8 +28,11 @@ def _vertex(flink: FlinkResource, job_id: str, vertex: dict) -> dict[str, object
         figures["backpressure"] = flink.backpressure(job_id, vertex["id"])
     if vertex["name"].startswith("Source:"):
         # Chained operators exchange no network records: read the source operator's own counters.
-        wanted = [name for name in flink.vertex_metric_names(job_id, vertex["id"])
-                  if name.startswith("Source__") and name.endswith((".numRecordsOut", ".numBytesIn"))]
+        wanted = [
+            name
+            for name in flink.vertex_metric_names(job_id, vertex["id"])
+            if name.startswith("Source__") and name.endswith((".numRecordsOut", ".numBytesIn"))
+        ]
         operator = flink.vertex_metrics(job_id, vertex["id"], wanted)
         figures["source_records_read"] = sum(v for k, v in operator.items() if k.endswith(".numRecordsOut"))
         figures["source_bytes_read"] = sum(v for k, v in operator.items() if k.endswith(".numBytesIn"))
@@ -59,7 +63,10 @@ def job_figures(flink: FlinkResource, job_id: str) -> dict[str, object]:
         "restored_from": restored.get("external_path", ""),
         "records_read": int(source.get("source_records_read", 0)),
         "bytes_read": int(source.get("source_bytes_read", 0)),
-        "backpressure": max((v.get("backpressure", "ok") for v in vertices),
-                            key=["unknown", "ok", "low", "high"].index, default="unknown"),
+        "backpressure": max(
+            (v.get("backpressure", "ok") for v in vertices),
+            key=["unknown", "ok", "low", "high"].index,
+            default="unknown",
+        ),
         "vertices": MetadataValue.json(vertices),
     }

@@ -1,4 +1,5 @@
 """The two Flink SQL pipelines, their configuration, and the values their SQL is rendered with."""
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,13 @@ class FlinkPipelineConfig(Config):
 
     def resolved(self, flink: FlinkResource) -> FlinkPipelineConfig:
         """This config with its empty fields taken from the resource: what a run actually uses."""
-        return self.model_copy(update={"topic": self.topic or flink.topic,
-                                       "checkpoint_interval": self.checkpoint_interval or flink.checkpoint_interval,
-                                       "parallelism": self.parallelism or flink.parallelism})
+        return self.model_copy(
+            update={
+                "topic": self.topic or flink.topic,
+                "checkpoint_interval": self.checkpoint_interval or flink.checkpoint_interval,
+                "parallelism": self.parallelism or flink.parallelism,
+            }
+        )
 
     def job_name_for(self, pipeline: Pipeline) -> str:
         """The Flink job name: the identity that makes a second submission report the running job."""
@@ -67,12 +72,11 @@ def jdbc_settings(pg_url: str) -> dict[str, str]:
     statements Dagster records, in Flink's messages that echo them, or in Flink's job plans."""
     parts = urlsplit(pg_url)
     if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or not parts.path.strip("/"):
-        raise ValueError("PG_URL must look like postgresql://user:password@host:port/database, "
-                         f"got {parts.scheme}://…")
+        raise ValueError(f"PG_URL must look like postgresql://user:password@host:port/database, got {parts.scheme}://…")
     user = quote(unquote(parts.username or ""), safe="")
     return {
         "jdbc_url": f"jdbc:postgresql://{parts.hostname}:{parts.port or 5432}/{parts.path.strip('/')}"
-                    + (f"?user={user}" if user else ""),
+        + (f"?user={user}" if user else ""),
         "jdbc_table": JDBC_TABLE,
     }
 
@@ -89,8 +93,13 @@ def _field_check(field: msgspec.structs.FieldInfo) -> dict[str, object]:
     kinds = members - {type(None), msgspec.UnsetType}  # UNSET: absent, which `required` says
     if kinds not in ({str}, {float}):
         raise ValueError(f"the Flink functions check str and float fields only; {field.encode_name} is {base}")
-    check: dict[str, object] = {"name": field.encode_name, "type": "string" if kinds == {str} else "number",
-                                "required": field.required, "nullable": type(None) in members, "words": ""}
+    check: dict[str, object] = {
+        "name": field.encode_name,
+        "type": "string" if kinds == {str} else "number",
+        "required": field.required,
+        "nullable": type(None) in members,
+        "words": "",
+    }
     for meta in metas:
         for attribute in (a for a in dir(meta) if not a.startswith("_")):
             value = getattr(meta, attribute)
@@ -99,8 +108,10 @@ def _field_check(field: msgspec.structs.FieldInfo) -> dict[str, object]:
             if attribute in CHECKED_CONSTRAINTS:
                 check[attribute] = java_regex(value) if attribute == "pattern" else value
             else:
-                raise ValueError(f"the Flink functions do not check {attribute}={value!r} of field "
-                                 f"{field.encode_name}: add it to infra/flink/udf/.../Schema.java and here")
+                raise ValueError(
+                    f"the Flink functions do not check {attribute}={value!r} of field "
+                    f"{field.encode_name}: add it to infra/flink/udf/.../Schema.java and here"
+                )
         check["words"] = meta.description or check["words"]
     check["words"] = check["words"] or ("a string" if kinds == {str} else "a number")
     return check
@@ -122,13 +133,26 @@ def schema_checks(name: str) -> str:
     the rules stay in one place, and a rule the functions cannot check fails here, before anything is sent."""
     schema = SCHEMAS[name]
     fields = [_field_check(f) for f in msgspec.structs.fields(schema.struct) if f.name not in ("processed_at", "kafka")]
-    return json.dumps({"name": name, "event_time": schema.event_time, "fields": fields,
-                       "event_time_pattern": "^" + java_regex(TIMESTAMP_GRAMMAR.pattern),
-                       "earliest_us": _epoch_micros(EARLIEST), "latest_us": _epoch_micros(LATEST)})
+    return json.dumps(
+        {
+            "name": name,
+            "event_time": schema.event_time,
+            "fields": fields,
+            "event_time_pattern": "^" + java_regex(TIMESTAMP_GRAMMAR.pattern),
+            "earliest_us": _epoch_micros(EARLIEST),
+            "latest_us": _epoch_micros(LATEST),
+        }
+    )
 
 
-def sql_values(pipeline: Pipeline, config: FlinkPipelineConfig, flink: FlinkResource, bootstrap_servers: str,
-               bucket: str, pg_url: str) -> dict[str, object]:
+def sql_values(
+    pipeline: Pipeline,
+    config: FlinkPipelineConfig,
+    flink: FlinkResource,
+    bootstrap_servers: str,
+    bucket: str,
+    pg_url: str,
+) -> dict[str, object]:
     """Everything dbt_like_sql/flink/<pipeline>.sql is rendered with."""
     config = config.resolved(flink)
     spec = topic_spec(config.topic)

@@ -5,11 +5,12 @@ doubled) and `identifier` (back-quoted, back-quotes doubled), so no setting can 
 statement's shape. A value the template needs and was not given fails before anything is sent to
 Flink, naming it.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import jinja2
 
@@ -34,7 +35,9 @@ def identifier(value: object) -> str:
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(FLINK_SQL_DIR), undefined=jinja2.StrictUndefined, autoescape=False,
+        loader=jinja2.FileSystemLoader(FLINK_SQL_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
         keep_trailing_newline=True,
     )
     env.filters["literal"] = literal
@@ -71,7 +74,6 @@ def render(name: str, values: Mapping[str, object]) -> list[str]:
     except jinja2.UndefinedError as exc:
         missing = re.findall(r"'(\w+)' is undefined", str(exc))
         raise FlinkSqlError(
-            f"{FLINK_SQL_DIR / (name + '.sql')}: setting {', '.join(missing) or exc} is missing; "
-            "nothing was submitted"
+            f"{FLINK_SQL_DIR / (name + '.sql')}: setting {', '.join(missing) or exc} is missing; nothing was submitted"
         ) from None
     return split_statements(text)

@@ -1,4 +1,5 @@
 """What the platform expects of each Flink job (lakehouse_state.flink_jobs): running or stopped, and where."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,8 +34,14 @@ def expected_running(postgres: PostgresResource) -> list[ExpectedJob]:
     return [ExpectedJob(*row) for row in rows]
 
 
-def record(postgres: PostgresResource, job_name: str, pipeline: str, job_id: str, desired_state: str,
-           savepoint_path: str | None) -> None:
+def record(
+    postgres: PostgresResource,
+    job_name: str,
+    pipeline: str,
+    job_id: str,
+    desired_state: str,
+    savepoint_path: str | None,
+) -> None:
     """Upsert the row of `job_name`."""
     with postgres.connect() as conn:
         conn.execute(
@@ -42,4 +49,5 @@ def record(postgres: PostgresResource, job_name: str, pipeline: str, job_id: str
             " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (job_name) DO UPDATE SET pipeline = EXCLUDED.pipeline,"
             " job_id = EXCLUDED.job_id, desired_state = EXCLUDED.desired_state,"
             " savepoint_path = EXCLUDED.savepoint_path, updated_at = now()",
-            (job_name, pipeline, job_id, desired_state, savepoint_path))
+            (job_name, pipeline, job_id, desired_state, savepoint_path),
+        )

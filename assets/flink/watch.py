@@ -1,4 +1,5 @@
 """Judge the Flink jobs the platform expects to run: healthy ones give figures, the others a loud reason."""
+
 from __future__ import annotations
 
 import time
@@ -22,12 +23,12 @@ class Verdict:
 
 
 def _problem(flink: FlinkResource, job: ExpectedJob, what: str) -> str:
-    return (f"Flink job {job.job_name} ({job.job_id}, pipeline {job.pipeline}) {what}"
-            + flink.root_exception(job.job_id))
+    return f"Flink job {job.job_name} ({job.job_id}, pipeline {job.pipeline}) {what}" + flink.root_exception(job.job_id)
 
 
-def assess(flink: FlinkResource, jobs: list[ExpectedJob], memory: dict[str, float],
-           now: float | None = None) -> Verdict:
+def assess(
+    flink: FlinkResource, jobs: list[ExpectedJob], memory: dict[str, float], now: float | None = None
+) -> Verdict:
     """Look at each expected job once; `memory` is what the previous look remembered (keep it when
     problems are raised, so a job stuck out of RUNNING keeps its first-seen time)."""
     now = time.time() if now is None else now
@@ -40,7 +41,8 @@ def assess(flink: FlinkResource, jobs: list[ExpectedJob], memory: dict[str, floa
             verdict.problems.append(
                 f"Flink job {job.job_name} ({job.job_id}) is expected to run but {flink.rest_url} does not know it "
                 "(the cluster restarted or the job was removed): resume it with flink_resume_from_savepoint or "
-                "submit it again")
+                "submit it again"
+            )
             continue
         if info["state"] in ("FAILED", "CANCELED", "FINISHED"):
             verdict.problems.append(_problem(flink, job, f"is {info['state']} but expected to run"))
@@ -50,6 +52,7 @@ def assess(flink: FlinkResource, jobs: list[ExpectedJob], memory: dict[str, floa
             since = verdict.memory[job.job_id] = memory.get(job.job_id, now)
             if now - since >= NOT_RUNNING_GRACE_SECONDS:
                 restarts = flink.job_metric(job.job_id, "numRestarts") or "?"
-                verdict.problems.append(_problem(
-                    flink, job, f"has been {info['state']} for {now - since:.0f}s ({restarts} restarts)"))
+                verdict.problems.append(
+                    _problem(flink, job, f"has been {info['state']} for {now - since:.0f}s ({restarts} restarts)")
+                )
     return verdict

@@ -1,6 +1,7 @@
 """One Dagster asset per SQL model, with the lineage its ref()s and source()s declare."""
+
 # No `from __future__ import annotations` here: Dagster reads the annotations of asset functions at runtime.
-from typing import Iterator
+from collections.abc import Iterator
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, MetadataValue, asset
 
@@ -28,28 +29,41 @@ def build_model_asset(model: Model, models: dict[str, Model]) -> AssetsDefinitio
 
     # output_required=False: a run that finds the model being run by another one yields nothing (the holder
     # takes this run's input too), and the models downstream of it are skipped in this run.
-    @asset(key=model_key(model), deps=deps, group_name=model.folder, description=_description(model),
-           kinds={"duckdb", "postgres"} if model.target == "postgres" else {"duckdb", "s3"},
-           output_required=False)
-    def _model(context: AssetExecutionContext, object_store: ObjectStoreResource, postgres: PostgresResource,
-               model_settings: ModelSettings) -> Iterator[MaterializeResult]:
+    @asset(
+        key=model_key(model),
+        deps=deps,
+        group_name=model.folder,
+        description=_description(model),
+        kinds={"duckdb", "postgres"} if model.target == "postgres" else {"duckdb", "s3"},
+        output_required=False,
+    )
+    def _model(
+        context: AssetExecutionContext,
+        object_store: ObjectStoreResource,
+        postgres: PostgresResource,
+        model_settings: ModelSettings,
+    ) -> Iterator[MaterializeResult]:
         result = ModelRunner(models, object_store, postgres, model_settings).run(model)
         if result is None:
             context.log.info(f"{model.name}: another run is bringing it up to date; skipped here")
             return
-        context.log.info(f"{model.name}: {len(result.inputs)} new input objects in {result.batches} batch(es), "
-                         f"{result.rows} rows written, {result.backlog_objects} objects left")
-        yield MaterializeResult(metadata={
-            "model_file": str(model.path.relative_to(model.path.parents[2])),
-            "batch_id": result.batch_id or "",
-            "batches": result.batches,
-            "new_input_objects": len(result.inputs),
-            "rows_written": result.rows,
-            "backlog_objects": result.backlog_objects,
-            "backlog_bytes": result.backlog_bytes,
-            "outputs": MetadataValue.json(result.outputs),
-            **result.figures,
-        })
+        context.log.info(
+            f"{model.name}: {len(result.inputs)} new input objects in {result.batches} batch(es), "
+            f"{result.rows} rows written, {result.backlog_objects} objects left"
+        )
+        yield MaterializeResult(
+            metadata={
+                "model_file": str(model.path.relative_to(model.path.parents[2])),
+                "batch_id": result.batch_id or "",
+                "batches": result.batches,
+                "new_input_objects": len(result.inputs),
+                "rows_written": result.rows,
+                "backlog_objects": result.backlog_objects,
+                "backlog_bytes": result.backlog_bytes,
+                "outputs": MetadataValue.json(result.outputs),
+                **result.figures,
+            }
+        )
 
     return _model
 

@@ -8,6 +8,7 @@ their lag and records the batch. So a change applies once and in order per key, 
 a batch run again, or a duplicate Connect sent again after a crash, finds nothing newer and changes nothing, and
 an older change cannot bring a deleted row back.
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -35,24 +36,37 @@ def run_changes(runner, model: Model, con: duckdb.DuckDBPyConnection, result) ->
         for held in (mirror, deletes):  # what is not newer than the mirror's row or the key's delete: already applied
             cur.execute(f"DELETE FROM incoming i USING {held} h WHERE h.{key} = i.{key} AND NOT {newer('i', 'h')}")
         cur.execute(f"DELETE FROM {mirror} m USING incoming i WHERE m.{key} = i.{key} AND i.op = 'd'")
-        cur.execute(f"INSERT INTO {deletes} ({kept}, applied_at) SELECT {kept}, clock_timestamp() FROM incoming "
-                    f"WHERE op = 'd' ON CONFLICT ({key}) DO UPDATE SET "
-                    + ", ".join(f"{c} = EXCLUDED.{c}" for c in [*position, "committed_at", "applied_at"]))
+        cur.execute(
+            f"INSERT INTO {deletes} ({kept}, applied_at) SELECT {kept}, clock_timestamp() FROM incoming "
+            f"WHERE op = 'd' ON CONFLICT ({key}) DO UPDATE SET "
+            + ", ".join(f"{c} = EXCLUDED.{c}" for c in [*position, "committed_at", "applied_at"])
+        )
         cur.execute(f"DELETE FROM {deletes} d USING incoming i WHERE d.{key} = i.{key} AND i.op <> 'd'")
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
-        cur.execute(f"INSERT INTO {mirror} ({names}, applied_at) SELECT {names}, clock_timestamp() FROM incoming "
-                    f"WHERE op <> 'd' ON CONFLICT ({key}) DO UPDATE SET {updates}, applied_at = EXCLUDED.applied_at")
+        cur.execute(
+            f"INSERT INTO {mirror} ({names}, applied_at) SELECT {names}, clock_timestamp() FROM incoming "
+            f"WHERE op <> 'd' ON CONFLICT ({key}) DO UPDATE SET {updates}, applied_at = EXCLUDED.applied_at"
+        )
         applied, removed, p50, p95, worst = cur.execute(
             "SELECT count(*), count(*) FILTER (WHERE op = 'd'), "
             "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM clock_timestamp() - committed_at)), "
             "percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM clock_timestamp() - committed_at)), "
-            "max(extract(epoch FROM clock_timestamp() - committed_at)) FROM incoming").fetchone()
+            "max(extract(epoch FROM clock_timestamp() - committed_at)) FROM incoming"
+        ).fetchone()
         runner.record(cur, model, result)  # same transaction: the batch is applied and recorded together
     result.rows = applied
-    result.figures = {"changes_in_batch": len(rows), "changes_applied": applied, "deletes_applied": removed,
-                      "changes_already_applied": len(rows) - applied}
+    result.figures = {
+        "changes_in_batch": len(rows),
+        "changes_applied": applied,
+        "deletes_applied": removed,
+        "changes_already_applied": len(rows) - applied,
+    }
     if applied:
-        result.figures.update({"replication_lag_p50_s": round(float(p50), 3),
-                               "replication_lag_p95_s": round(float(p95), 3),
-                               "replication_lag_max_s": round(float(worst), 3)})
+        result.figures.update(
+            {
+                "replication_lag_p50_s": round(float(p50), 3),
+                "replication_lag_p95_s": round(float(p95), 3),
+                "replication_lag_max_s": round(float(worst), 3),
+            }
+        )
     result.outputs = [mirror, deletes]

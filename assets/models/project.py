@@ -4,6 +4,7 @@ A model is dbt_like_sql/models/<folder>/<name>.sql. Its name is `<folder>_<name>
 [<folder>, <name>]. The file is a Jinja template that calls `config(...)` once and may call
 `ref('model')` and `source('bronze', '<topic>')`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -104,16 +105,27 @@ def parse_model(path: Path, root: Path = MODELS_DIR) -> Model:
     if cfg["materialized"] == "changes":
         missing = [k for k in CHANGES_KEYS if not cfg.get(k)]
         if missing or cfg["target"] != "postgres":
-            raise ModelError(f"{relative}: a changes model lives in Postgres (target='postgres') and needs "
-                             f"config({', '.join(f'{k}=...' for k in CHANGES_KEYS)})")
+            raise ModelError(
+                f"{relative}: a changes model lives in Postgres (target='postgres') and needs "
+                f"config({', '.join(f'{k}=...' for k in CHANGES_KEYS)})"
+            )
     inputs = len(set(recorder["refs"])) + len(set(recorder["sources"]))
     if cfg["materialized"] != "view" and inputs != 1:
-        raise ModelError(f"{relative}: an {cfg['materialized']} model reads exactly one source() or ref() "
-                         f"(it names {inputs}); join upstream in a model of its own, or use a view")
+        raise ModelError(
+            f"{relative}: an {cfg['materialized']} model reads exactly one source() or ref() "
+            f"(it names {inputs}); join upstream in a model of its own, or use a view"
+        )
     if cfg["materialized"] == "view" and cfg["target"] != "postgres":
         raise ModelError(f"{relative}: views live in Postgres (target='postgres')")
-    return Model(path, relative.parts[0], path.stem, text, dict(cfg),
-                 tuple(dict.fromkeys(recorder["refs"])), tuple(dict.fromkeys(recorder["sources"])))
+    return Model(
+        path,
+        relative.parts[0],
+        path.stem,
+        text,
+        dict(cfg),
+        tuple(dict.fromkeys(recorder["refs"])),
+        tuple(dict.fromkeys(recorder["sources"])),
+    )
 
 
 def load_models(root: Path = MODELS_DIR) -> dict[str, Model]:
@@ -139,7 +151,7 @@ def _check_acyclic(models: dict[str, Model]) -> None:
         if state.get(name) == "done":
             return
         if state.get(name) == "active":
-            cycle = trail[trail.index(name):] + [name]
+            cycle = trail[trail.index(name) :] + [name]
             files = ", ".join(str(models[n].path.relative_to(models[n].path.parents[1])) for n in cycle[:-1])
             raise ModelError(f"models form a cycle {' -> '.join(cycle)} ({files})")
         state[name] = "active"

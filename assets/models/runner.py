@@ -14,13 +14,14 @@ Output is written so that repeating a batch changes nothing:
 - views are CREATE OR REPLACE;
 - changes models apply a change log to a mirror table, a change only if newer than the row's (changes.py).
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import jinja2
@@ -80,8 +81,13 @@ def _list_literal(uris: list[str]) -> str:
 class ModelRunner:
     """Runs models against the object store and Postgres."""
 
-    def __init__(self, models: dict[str, Model], store: ObjectStoreResource, postgres: PostgresResource,
-                 settings: ModelSettings | None = None) -> None:
+    def __init__(
+        self,
+        models: dict[str, Model],
+        store: ObjectStoreResource,
+        postgres: PostgresResource,
+        settings: ModelSettings | None = None,
+    ) -> None:
         self.models, self.store, self.postgres = models, store, postgres
         self.settings = settings or ModelSettings()
         self.sources = load_sources()
@@ -161,8 +167,9 @@ class ModelRunner:
         """Hold the model's session advisory lock while the block runs (False: another run has it). A run
         that dies loses its connection, and the lock with it."""
         with self.postgres.connect(autocommit=True) as conn:
-            held = conn.execute("SELECT pg_try_advisory_lock(hashtext('lakehouse_model:' || %s))",
-                                [model.name]).fetchone()[0]
+            held = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtext('lakehouse_model:' || %s))", [model.name]
+            ).fetchone()[0]
             try:
                 yield held
             finally:
@@ -177,16 +184,20 @@ class ModelRunner:
         """Run one batch: the next unread input objects, at most max_objects/bytes_per_batch."""
         with self.postgres.connect() as conn:
             after = lake_objects.last_read(conn, model.name, dataset)
-            objects = lake_objects.unread(conn, dataset, after, self.settings.max_objects_per_batch,
-                                          self.settings.max_bytes_per_batch)
+            objects = lake_objects.unread(
+                conn, dataset, after, self.settings.max_objects_per_batch, self.settings.max_bytes_per_batch
+            )
         todo = [o.key for o in objects]
         result = ModelRun(model.name, dataset=dataset, inputs=todo)
         if not todo:
             return result
         result.last_id = objects[-1].id
         result.batch_id = hashlib.sha256(f"{dataset}:{objects[0].id}-{result.last_id}".encode()).hexdigest()[:16]
-        con = lake_duckdb.connect(self.store, memory_limit=self.settings.duckdb_memory_limit,
-                                  temp_directory=self.settings.duckdb_temp_directory)
+        con = lake_duckdb.connect(
+            self.store,
+            memory_limit=self.settings.duckdb_memory_limit,
+            temp_directory=self.settings.duckdb_temp_directory,
+        )
         try:
             if model.materialized == "windowed":
                 run_windowed(self, model, todo, con, result)  # records the batch in its own transaction
@@ -211,7 +222,9 @@ class ModelRunner:
         sql = self.render(model, [])
         digest = "sha256:" + hashlib.sha256(sql.encode()).hexdigest()
         with self.postgres.connect() as conn:
-            current = conn.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", [model.relation]).fetchone()[0]
+            current = conn.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", [model.relation]).fetchone()[
+                0
+            ]
             if current != digest:
                 conn.execute(f"CREATE OR REPLACE VIEW {model.relation} AS {sql}")
                 conn.execute(f"COMMENT ON VIEW {model.relation} IS {_quote(digest)}")
@@ -220,27 +233,41 @@ class ModelRunner:
     def _write_parquet(self, con: duckdb.DuckDBPyConnection, model: Model, result: ModelRun) -> None:
         key, parts = model.config["unique_key"], model.config["partition_by"]
         touched = con.execute(f"SELECT DISTINCT {', '.join(parts)} FROM batch").fetchall()
-        prefixes = ["/".join([model.relation] + [f"{c}={v}" for c, v in zip(parts, row)]) for row in touched]
+        prefixes = [
+            "/".join([model.relation] + [f"{c}={v}" for c, v in zip(parts, row, strict=False)]) for row in touched
+        ]
         ours = f"b{result.batch_id}_"
         existing, stale = [], []
         for prefix in prefixes:
             for k in self.keys(prefix, ".parquet"):
                 (stale if k.rsplit("/", 1)[1].startswith(ours) else existing).append(k)
         if existing:
-            con.execute(f"DELETE FROM batch WHERE {key} IN (SELECT {key} FROM read_parquet("
-                        f"{_list_literal([self.store.uri(k) for k in existing])}, hive_partitioning=false))")
+            con.execute(
+                f"DELETE FROM batch WHERE {key} IN (SELECT {key} FROM read_parquet("
+                f"{_list_literal([self.store.uri(k) for k in existing])}, hive_partitioning=false))"
+            )
         if stale:  # an earlier attempt of this very batch: replace its files
-            self.store.client().delete_objects(Bucket=self.store.bucket,
-                                               Delete={"Objects": [{"Key": k} for k in stale]})
+            self.store.client().delete_objects(
+                Bucket=self.store.bucket, Delete={"Objects": [{"Key": k} for k in stale]}
+            )
         result.rows = con.execute("SELECT count(*) FROM batch").fetchone()[0]
         written: list[tuple[str, int, int]] = []
         if result.rows:
-            con.execute(f"COPY batch TO {_quote(self.store.uri(model.relation))} (FORMAT parquet, "
-                        f"PARTITION_BY ({', '.join(parts)}), FILENAME_PATTERN '{ours}{{i}}', "
-                        f"OVERWRITE_OR_IGNORE true)")
+            con.execute(
+                f"COPY batch TO {_quote(self.store.uri(model.relation))} (FORMAT parquet, "
+                f"PARTITION_BY ({', '.join(parts)}), FILENAME_PATTERN '{ours}{{i}}', "
+                f"OVERWRITE_OR_IGNORE true)"
+            )
             result.outputs = prefixes
-            written = self._described([k for prefix in prefixes for k in self.keys(prefix, ".parquet")
-                                       if k.rsplit("/", 1)[1].startswith(ours)], con)
+            written = self._described(
+                [
+                    k
+                    for prefix in prefixes
+                    for k in self.keys(prefix, ".parquet")
+                    if k.rsplit("/", 1)[1].startswith(ours)
+                ],
+                con,
+            )
         with self.postgres.connect() as conn, conn.cursor() as cur:  # after the files are safely written
             lake_objects.register(cur, model.relation, written)
             self.record(cur, model, result)
@@ -275,8 +302,10 @@ class ModelRunner:
             updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key) + ", updated_at = now()"
             guard = f" WHERE {model.relation}.{newer_by} <= EXCLUDED.{newer_by}" if newer_by else ""
             with self.postgres.connect() as conn, conn.cursor() as cur:
-                cur.execute(f"INSERT INTO {model.relation} ({names}) SELECT {names} FROM {staging} "
-                            f"ON CONFLICT ({key}) DO UPDATE SET {updates}{guard}")
+                cur.execute(
+                    f"INSERT INTO {model.relation} ({names}) SELECT {names} FROM {staging} "
+                    f"ON CONFLICT ({key}) DO UPDATE SET {updates}{guard}"
+                )
                 self.record(cur, model, result)  # same transaction: exactly once
         finally:
             with self.postgres.connect(autocommit=True) as conn:

@@ -6,6 +6,7 @@ from every silver event of those windows that is not late), marks windows final 
 watermark, stores the watermark and records the files as consumed. A crash before the commit
 leaves nothing; a re-run of a committed batch finds nothing to do.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -27,24 +28,31 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
     horizon = now + timedelta(seconds=settings.max_future_seconds)
 
     with runner.postgres.connect() as conn:
-        row = conn.execute("SELECT max_event_time, watermark FROM lakehouse_state.watermarks WHERE model = %s",
-                           [model.name]).fetchone()
+        row = conn.execute(
+            "SELECT max_event_time, watermark FROM lakehouse_state.watermarks WHERE model = %s", [model.name]
+        ).fetchone()
     max_event, watermark = row if row else (None, None)
 
-    con.execute(f"CREATE TEMP TABLE new_events AS SELECT *, {bucket} AS window_start "
-                f"FROM read_parquet({runner.uris(files)}, hive_partitioning=false)")
+    con.execute(
+        f"CREATE TEMP TABLE new_events AS SELECT *, {bucket} AS window_start "
+        f"FROM read_parquet({runner.uris(files)}, hive_partitioning=false)"
+    )
     additive = bool(model.config.get("additive"))  # no lateness: new events are added to their windows
     cutoff = (watermark - lateness) if watermark and not additive else None
-    late_filter = (f"window_start + INTERVAL {width} SECOND <= TIMESTAMPTZ '{cutoff.isoformat()}'"
-                   if cutoff else "false")
+    late_filter = f"window_start + INTERVAL {width} SECOND <= TIMESTAMPTZ '{cutoff.isoformat()}'" if cutoff else "false"
     late = con.execute(
         f"SELECT {event}, {entity}, {time_col}, window_start, processed_at FROM new_events WHERE {late_filter}"
     ).fetchall()
-    touched = [r[0] for r in con.execute(
-        f"SELECT DISTINCT window_start FROM new_events WHERE NOT ({late_filter}) ORDER BY 1").fetchall()]
+    touched = [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT window_start FROM new_events WHERE NOT ({late_filter}) ORDER BY 1"
+        ).fetchall()
+    ]
     batch_max = con.execute(f"SELECT max({time_col}) FROM new_events").fetchone()[0]
     result.future_events = con.execute(
-        f"SELECT count(*) FROM new_events WHERE {time_col} > TIMESTAMPTZ '{horizon.isoformat()}'").fetchone()[0]
+        f"SELECT count(*) FROM new_events WHERE {time_col} > TIMESTAMPTZ '{horizon.isoformat()}'"
+    ).fetchone()[0]
 
     windows: list[tuple] = []
     columns: list[str] = []
@@ -55,18 +63,26 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
         columns, windows = relation.columns, relation.fetchall()
     elif touched:
         with runner.postgres.connect() as conn:
-            known_late = [r[0] for r in conn.execute(
-                f"SELECT {event} FROM {late_table} WHERE window_start = ANY(%s)", [touched]).fetchall()]
-        hours = sorted({(w.astimezone(timezone.utc).strftime("%Y-%m-%d"), w.astimezone(timezone.utc).hour)
-                        for w in touched})
+            known_late = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT {event} FROM {late_table} WHERE window_start = ANY(%s)", [touched]
+                ).fetchall()
+            ]
+        hours = sorted(
+            {(w.astimezone(timezone.utc).strftime("%Y-%m-%d"), w.astimezone(timezone.utc).hour) for w in touched}
+        )
         upstream = runner.models[model.refs[0]]
-        sources = [k for d, h in hours for k in runner.keys(f"{upstream.relation}/event_date={d}/event_hour={h}",
-                                                             ".parquet")]
+        sources = [
+            k for d, h in hours for k in runner.keys(f"{upstream.relation}/event_date={d}/event_hour={h}", ".parquet")
+        ]
         excluded = [e[0] for e in late] + known_late
-        con.execute(f"CREATE TEMP TABLE window_events AS SELECT * FROM (SELECT *, {bucket} AS window_start "
-                    f"FROM read_parquet({runner.uris(sources)}, hive_partitioning=false)) "
-                    f"WHERE window_start IN (SELECT unnest(?)) AND {event} NOT IN (SELECT unnest(?))",
-                    [touched, excluded])
+        con.execute(
+            f"CREATE TEMP TABLE window_events AS SELECT * FROM (SELECT *, {bucket} AS window_start "
+            f"FROM read_parquet({runner.uris(sources)}, hive_partitioning=false)) "
+            f"WHERE window_start IN (SELECT unnest(?)) AND {event} NOT IN (SELECT unnest(?))",
+            [touched, excluded],
+        )
         relation = con.sql(runner.render(model, [], ref_as="window_events"))
         columns, windows = relation.columns, relation.fetchall()
 
@@ -79,34 +95,54 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
     result.outputs = [model.relation, late_table]
 
 
-def _commit(runner, model: Model, columns: list[str], windows: list[tuple], late: list[tuple],
-            watermark: datetime | None, max_event: datetime | None, cutoff: datetime | None,
-            lateness: timedelta, result) -> None:
+def _commit(
+    runner,
+    model: Model,
+    columns: list[str],
+    windows: list[tuple],
+    late: list[tuple],
+    watermark: datetime | None,
+    max_event: datetime | None,
+    cutoff: datetime | None,
+    lateness: timedelta,
+    result,
+) -> None:
     key = model.config["unique_key"]
     with runner.postgres.connect() as conn, conn.cursor() as cur:
         if windows:
             names = ", ".join(columns)
             if model.config.get("additive"):
-                updates = ", ".join(f"{c} = {model.relation}.{c} + EXCLUDED.{c}" for c in columns
-                                    if c not in (key, "window_end"))
+                updates = ", ".join(
+                    f"{c} = {model.relation}.{c} + EXCLUDED.{c}" for c in columns if c not in (key, "window_end")
+                )
             else:
                 updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
-            cur.execute(f"CREATE TEMP TABLE incoming ({names}) ON COMMIT DROP AS "
-                        f"SELECT {names} FROM {model.relation} WITH NO DATA")
+            cur.execute(
+                f"CREATE TEMP TABLE incoming ({names}) ON COMMIT DROP AS "
+                f"SELECT {names} FROM {model.relation} WITH NO DATA"
+            )
             with cur.copy(f"COPY incoming ({names}) FROM STDIN") as copy:
                 for row in windows:
                     copy.write_row(row)
-            cur.execute(f"INSERT INTO {model.relation} ({names}, is_final, updated_at) "
-                        f"SELECT {names}, window_end <= %s, now() FROM incoming "
-                        f"ON CONFLICT ({key}) DO UPDATE SET {updates}, is_final = EXCLUDED.is_final, "
-                        f"updated_at = now()", [watermark])
+            cur.execute(
+                f"INSERT INTO {model.relation} ({names}, is_final, updated_at) "
+                f"SELECT {names}, window_end <= %s, now() FROM incoming "
+                f"ON CONFLICT ({key}) DO UPDATE SET {updates}, is_final = EXCLUDED.is_final, "
+                f"updated_at = now()",
+                [watermark],
+            )
         if watermark is not None:
-            cur.execute(f"UPDATE {model.relation} SET is_final = true, updated_at = now() "
-                        f"WHERE NOT is_final AND window_end <= %s", [watermark])
-            cur.execute("INSERT INTO lakehouse_state.watermarks (model, max_event_time, watermark) "
-                        "VALUES (%s, %s, %s) ON CONFLICT (model) DO UPDATE SET max_event_time = "
-                        "EXCLUDED.max_event_time, watermark = EXCLUDED.watermark, updated_at = now()",
-                        [model.name, max_event, watermark])
+            cur.execute(
+                f"UPDATE {model.relation} SET is_final = true, updated_at = now() "
+                f"WHERE NOT is_final AND window_end <= %s",
+                [watermark],
+            )
+            cur.execute(
+                "INSERT INTO lakehouse_state.watermarks (model, max_event_time, watermark) "
+                "VALUES (%s, %s, %s) ON CONFLICT (model) DO UPDATE SET max_event_time = "
+                "EXCLUDED.max_event_time, watermark = EXCLUDED.watermark, updated_at = now()",
+                [model.name, max_event, watermark],
+            )
         if late:
             cfg = model.config  # the late table's columns are named after the model's keys
             missed = cutoff + lateness  # the watermark they missed
@@ -114,5 +150,6 @@ def _commit(runner, model: Model, columns: list[str], windows: list[tuple], late
                 f"INSERT INTO {cfg['late_table']} ({cfg['event_key']}, {cfg['entity_key']}, {cfg['time_column']}, "
                 "window_start, watermark, lateness_seconds, processed_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT DO NOTHING",
-                [(e, o, t, w, missed, (missed - t).total_seconds(), p) for e, o, t, w, p in late])
+                [(e, o, t, w, missed, (missed - t).total_seconds(), p) for e, o, t, w, p in late],
+            )
         runner.record(cur, model, result)

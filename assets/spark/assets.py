@@ -26,15 +26,16 @@ from resources.spark import SparkResource
 
 DESCRIPTIONS = {
     KAFKA_TO_MINIO: "Spark Structured Streaming query dbt_like_sql/spark/kafka_to_minio.py: Kafka → "
-                    "s3://<bucket>/bronze/spark/<topic>/batch=<id>/ (bronze's JSON lines, one object per "
-                    "micro-batch; bad records in bronze/spark_quarantine/<topic>/), checkpoint on the object store.",
+    "s3://<bucket>/bronze/spark/<topic>/batch=<id>/ (bronze's JSON lines, one object per "
+    "micro-batch; bad records in bronze/spark_quarantine/<topic>/), checkpoint on the object store.",
     ORDERS_PER_MINUTE: "Spark Structured Streaming query dbt_like_sql/spark/orders_per_minute.py: 1-minute "
-                       "event-time windows (withWatermark on created_at) → Postgres app.orders_per_minute_spark.",
+    "event-time windows (withWatermark on created_at) → Postgres app.orders_per_minute_spark.",
 }
 
 
-def clients(spark: SparkResource, postgres: PostgresResource, object_store: ObjectStoreResource,
-            kafka: KafkaResource) -> PipelineClients:
+def clients(
+    spark: SparkResource, postgres: PostgresResource, object_store: ObjectStoreResource, kafka: KafkaResource
+) -> PipelineClients:
     """The resources of a pipeline run, bundled."""
     return PipelineClients(spark, postgres, object_store, kafka.bootstrap_servers)
 
@@ -48,11 +49,21 @@ def build_spark_asset(pipeline: Pipeline) -> AssetsDefinition:
     """The asset whose materialization runs `pipeline` as a Spark streaming query."""
     upstream = AssetKey(["kafka", TopicSpec(load_settings().spark_topic).name])
 
-    @asset(key=pipeline.asset_key, deps=[upstream], group_name="spark", kinds={"spark", "kafka"},
-           description=DESCRIPTIONS[pipeline])
-    def _spark_pipeline(context: AssetExecutionContext, config: SparkPipelineConfig, spark: SparkResource,
-                        postgres: PostgresResource, object_store: ObjectStoreResource,
-                        kafka: KafkaResource) -> MaterializeResult:
+    @asset(
+        key=pipeline.asset_key,
+        deps=[upstream],
+        group_name="spark",
+        kinds={"spark", "kafka"},
+        description=DESCRIPTIONS[pipeline],
+    )
+    def _spark_pipeline(
+        context: AssetExecutionContext,
+        config: SparkPipelineConfig,
+        spark: SparkResource,
+        postgres: PostgresResource,
+        object_store: ObjectStoreResource,
+        kafka: KafkaResource,
+    ) -> MaterializeResult:
         done = start(pipeline, config, clients(spark, postgres, object_store, kafka), context.log.info)
         return MaterializeResult(metadata=start_metadata(done))
 

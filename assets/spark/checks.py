@@ -3,6 +3,7 @@
 Spark ships these functions to its Python workers (by reference: the workers import the platform's code), so a
 Spark record is landed or quarantined exactly as bronze and Flink treat it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -30,8 +31,9 @@ class PartitionLines:
     def __call__(self, processed_at: str, rows: Iterable[Any]) -> Iterator[tuple[bool, str]]:
         transform = Transform(self.spec, processed_at, self.max_message_bytes)
         for row in rows:
-            _, line, _, reason = transform(row.partition, row.offset, row.timestamp_ms, _bytes(row.key),
-                                           _bytes(row.value))
+            _, line, _, reason = transform(
+                row.partition, row.offset, row.timestamp_ms, _bytes(row.key), _bytes(row.value)
+            )
             yield reason is not None, line.decode().rstrip("\n")
 
 
@@ -46,8 +48,9 @@ class OrderCheck:
     def __getstate__(self) -> dict:
         return {"spec": self.spec, "max_message_bytes": self.max_message_bytes, "transform": None}
 
-    def __call__(self, partition: int, offset: int, timestamp_ms: int | None, key: bytes | None,
-                 value: bytes | None) -> tuple[str | None, datetime | None]:
+    def __call__(
+        self, partition: int, offset: int, timestamp_ms: int | None, key: bytes | None, value: bytes | None
+    ) -> tuple[str | None, datetime | None]:
         if self.transform is None:
             self.transform = Transform(self.spec, _NO_PROCESSED_AT, self.max_message_bytes)
         _, _, event_time, reason = self.transform(partition, offset, timestamp_ms, _bytes(key), _bytes(value))

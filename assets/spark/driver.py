@@ -6,6 +6,7 @@ same job exits at once), reports its status, Spark's progress and a heartbeat to
 two seconds, stops the query when its row's desired_state says so (or on SIGTERM), and records the query's
 exception, secrets masked, when it fails.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -50,8 +51,9 @@ def session(settings: dict):
         "spark.hadoop.fs.s3a.endpoint": settings["s3_endpoint"],
         "spark.hadoop.fs.s3a.endpoint.region": settings["s3_region"],
         "spark.hadoop.fs.s3a.path.style.access": "true",
-        "spark.hadoop.fs.s3a.aws.credentials.provider":
-            "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider",
+        "spark.hadoop.fs.s3a.aws.credentials.provider": (
+            "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"
+        ),
     }
     if settings["ui_port"]:
         conf["spark.ui.port"] = str(settings["ui_port"])
@@ -68,13 +70,19 @@ def query_of(pipeline: str, settings: dict, pg_url: str) -> Query:
     if pipeline == "orders_per_minute" and spec.schema != "orders":
         raise SystemExit(f"orders_per_minute needs a topic with the orders schema; {spec.topic} has {spec.schema}")
     max_bytes = int(settings["max_message_bytes"])
-    return Query(name=settings["job_name"], kafka_bootstrap=settings["kafka_bootstrap"], topic=spec.topic,
-                 bucket=settings["bucket"], checkpoint=settings["checkpoint"],
-                 trigger_interval=settings["trigger_interval"],
-                 watermark_delay_seconds=int(settings["watermark_delay_seconds"]),
-                 max_offsets_per_trigger=int(settings["max_offsets_per_trigger"]),
-                 check_partition=PartitionLines(spec, max_bytes), check_order=OrderCheck(spec, max_bytes),
-                 write_windows=WindowSink(pg_url, settings["job_name"]))
+    return Query(
+        name=settings["job_name"],
+        kafka_bootstrap=settings["kafka_bootstrap"],
+        topic=spec.topic,
+        bucket=settings["bucket"],
+        checkpoint=settings["checkpoint"],
+        trigger_interval=settings["trigger_interval"],
+        watermark_delay_seconds=int(settings["watermark_delay_seconds"]),
+        max_offsets_per_trigger=int(settings["max_offsets_per_trigger"]),
+        check_partition=PartitionLines(spec, max_bytes),
+        check_order=OrderCheck(spec, max_bytes),
+        write_windows=WindowSink(pg_url, settings["job_name"]),
+    )
 
 
 def forget_pid_file(path: Path) -> None:
@@ -101,8 +109,9 @@ def _run(pipeline: str, job_name: str, settings: dict) -> int:
     stop = {"signal": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(signal=True))
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        if not conn.execute("SELECT pg_try_advisory_lock(hashtext('lakehouse-spark:' || %s))",
-                            (job_name,)).fetchone()[0]:
+        if not conn.execute("SELECT pg_try_advisory_lock(hashtext('lakehouse-spark:' || %s))", (job_name,)).fetchone()[
+            0
+        ]:
             print(f"another driver runs {job_name}: exiting", flush=True)
             return EXIT_ALREADY_RUNNING
         state.report(conn, job_name, status="starting", host=socket.gethostname(), pid=os.getpid())
@@ -128,8 +137,7 @@ def _run(pipeline: str, job_name: str, settings: dict) -> int:
         else:
             exception = query.exception()
             error = redact(str(exception) if exception else "the query ended without an exception", secrets)
-        state.report(conn, job_name, status="failed" if error else "stopped", error=error,
-                     progress=query.lastProgress)
+        state.report(conn, job_name, status="failed" if error else "stopped", error=error, progress=query.lastProgress)
         spark.stop()
     return 1 if error else 0
 

@@ -1,4 +1,5 @@
 """Spark's own figures of a query, from its last StreamingQueryProgress, as Dagster metadata."""
+
 from __future__ import annotations
 
 from assets.spark.state import QueryRow

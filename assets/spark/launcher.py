@@ -6,6 +6,7 @@ run/ folder, in the launcher's format, lets `lakehouse down` stop it like any pr
 in the environment only: the S3 keys as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (S3A's environment credentials
 provider reads them, so they never enter Spark's configuration) and PG_URL; the argv holds the pipeline and job name.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,17 +28,22 @@ def _private(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
 
-def launch(spark: SparkResource, pipeline: str, job_name: str, settings: dict[str, object],
-           secrets: dict[str, str]) -> int:
+def launch(
+    spark: SparkResource, pipeline: str, job_name: str, settings: dict[str, object], secrets: dict[str, str]
+) -> int:
     """Start the driver of `job_name`; return its pid."""
     env = {name: value for name, value in os.environ.items() if name != "LAKEHOUSE_DEV_SESSION"}  # not dev.sh's
-    env.update({
-        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(spark.site_packages())]),
-        "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
-        "PYTHONUNBUFFERED": "1", "TZ": "UTC",  # PySpark turns timestamps into the local time's naive datetimes
-        QUERY_VARIABLE: json.dumps({**settings, "pid_file": str(spark.pid_file(job_name))}),
-        **secrets,
-    })
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(spark.site_packages())]),
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            "PYTHONUNBUFFERED": "1",
+            "TZ": "UTC",  # PySpark turns timestamps into the local time's naive datetimes
+            QUERY_VARIABLE: json.dumps({**settings, "pid_file": str(spark.pid_file(job_name))}),
+            **secrets,
+        }
+    )
     if spark.master.startswith("local"):
         env["SPARK_LOCAL_IP"] = "127.0.0.1"
     argv = [sys.executable, "-m", DRIVER_MODULE, pipeline, job_name]
@@ -48,12 +54,28 @@ def launch(spark: SparkResource, pipeline: str, job_name: str, settings: dict[st
         os.fchmod(log.fileno(), 0o600)
         log.write(f"\n===== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(argv)}\n".encode())
         log.flush()
-        process = subprocess.Popen(argv, env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     pid_file = spark.pid_file(job_name)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
-    pid_file.write_text(json.dumps({"pid": process.pid, "argv0": argv[0], "argv": argv, "started": time.time(),
-                                    "stop_signal": int(signal.SIGTERM)}))
+    pid_file.write_text(
+        json.dumps(
+            {
+                "pid": process.pid,
+                "argv0": argv[0],
+                "argv": argv,
+                "started": time.time(),
+                "stop_signal": int(signal.SIGTERM),
+            }
+        )
+    )
     return process.pid
 
 

@@ -1,4 +1,5 @@
 """The two Spark Structured Streaming pipelines and their configuration."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

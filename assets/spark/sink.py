@@ -1,4 +1,5 @@
 """The Postgres sink of orders_per_minute: a micro-batch's windows upserted once per batch id."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -24,8 +25,10 @@ class WindowSink:
 
     def __call__(self, rows: list[Any], batch_id: int) -> None:
         with psycopg.connect(self.pg_url) as conn:
-            done = conn.execute("SELECT sink_batch_id FROM lakehouse_state.spark_queries WHERE job_name = %s"
-                                " FOR UPDATE", (self.job_name,)).fetchone()
+            done = conn.execute(
+                "SELECT sink_batch_id FROM lakehouse_state.spark_queries WHERE job_name = %s FOR UPDATE",
+                (self.job_name,),
+            ).fetchone()
             if done and done[0] is not None and batch_id <= done[0]:
                 return
             updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:])
@@ -33,6 +36,9 @@ class WindowSink:
                 cur.executemany(
                     f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
                     f" ON CONFLICT (window_start) DO UPDATE SET {updates}, updated_at = now()",
-                    [tuple(_utc(row[c]) for c in COLUMNS) for row in rows])
-            conn.execute("UPDATE lakehouse_state.spark_queries SET sink_batch_id = %s WHERE job_name = %s",
-                         (batch_id, self.job_name))
+                    [tuple(_utc(row[c]) for c in COLUMNS) for row in rows],
+                )
+            conn.execute(
+                "UPDATE lakehouse_state.spark_queries SET sink_batch_id = %s WHERE job_name = %s",
+                (batch_id, self.job_name),
+            )

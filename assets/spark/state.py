@@ -3,6 +3,7 @@
 The driver writes its own row (status, progress, failure, heartbeat); Dagster's jobs write what they want of it
 (desired_state). Postgres is the one place both reach, wherever the driver runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,10 @@ from datetime import UTC, datetime
 
 import psycopg
 
-_COLUMNS = ("job_name, pipeline, desired_state, status, host, pid, query_id, run_id, progress, error, sink_batch_id,"
-            " heartbeat_at")
+_COLUMNS = (
+    "job_name, pipeline, desired_state, status, host, pid, query_id, run_id, progress, error, sink_batch_id,"
+    " heartbeat_at"
+)
 # A driver writes its row at least this often while it runs; silent for longer, it is gone.
 HEARTBEAT_SECONDS = 2.0
 SILENT_SECONDS = 30.0
@@ -48,16 +51,18 @@ class QueryRow:
 
 def get(pg_url: str, job_name: str) -> QueryRow | None:
     with psycopg.connect(pg_url) as conn:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM lakehouse_state.spark_queries WHERE job_name = %s",
-                           (job_name,)).fetchone()
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM lakehouse_state.spark_queries WHERE job_name = %s", (job_name,)
+        ).fetchone()
     return QueryRow(*row) if row else None
 
 
 def expected_running(pg_url: str) -> list[QueryRow]:
     """Every query the platform started and has not stopped."""
     with psycopg.connect(pg_url) as conn:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM lakehouse_state.spark_queries"
-                            " WHERE desired_state = 'running' ORDER BY job_name").fetchall()
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM lakehouse_state.spark_queries WHERE desired_state = 'running' ORDER BY job_name"
+        ).fetchall()
     return [QueryRow(*row) for row in rows]
 
 
@@ -68,14 +73,19 @@ def expect(pg_url: str, job_name: str, pipeline: str) -> None:
             "INSERT INTO lakehouse_state.spark_queries (job_name, pipeline, desired_state, status, heartbeat_at)"
             " VALUES (%s, %s, 'running', 'starting', now()) ON CONFLICT (job_name) DO UPDATE SET"
             " pipeline = EXCLUDED.pipeline, desired_state = 'running', status = 'starting', error = NULL,"
-            " pid = NULL, heartbeat_at = now(), updated_at = now()", (job_name, pipeline))
+            " pid = NULL, heartbeat_at = now(), updated_at = now()",
+            (job_name, pipeline),
+        )
 
 
 def desire_stop(pg_url: str, job_name: str) -> None:
     """Dagster stops the query: its driver sees this within a heartbeat and stops it."""
     with psycopg.connect(pg_url) as conn:
-        conn.execute("UPDATE lakehouse_state.spark_queries SET desired_state = 'stopped', updated_at = now()"
-                     " WHERE job_name = %s", (job_name,))
+        conn.execute(
+            "UPDATE lakehouse_state.spark_queries SET desired_state = 'stopped', updated_at = now()"
+            " WHERE job_name = %s",
+            (job_name,),
+        )
 
 
 def report(conn: psycopg.Connection, job_name: str, **columns: object) -> str:
@@ -84,6 +94,9 @@ def report(conn: psycopg.Connection, job_name: str, **columns: object) -> str:
     if progress is not None and not isinstance(progress, str):  # Spark's StreamingQueryProgress: its own JSON
         columns["progress"] = progress.json if hasattr(progress, "json") else json.dumps(progress)
     sets = "".join(f", {name} = %s" for name in columns)
-    row = conn.execute(f"UPDATE lakehouse_state.spark_queries SET heartbeat_at = now(), updated_at = now(){sets}"
-                       " WHERE job_name = %s RETURNING desired_state", (*columns.values(), job_name)).fetchone()
+    row = conn.execute(
+        f"UPDATE lakehouse_state.spark_queries SET heartbeat_at = now(), updated_at = now(){sets}"
+        " WHERE job_name = %s RETURNING desired_state",
+        (*columns.values(), job_name),
+    ).fetchone()
     return row[0] if row else "stopped"

@@ -4,6 +4,7 @@ A module's `start(spark, query)` starts its streaming query and returns it. Ever
 platform comes in `Query`: where it reads and writes, and the functions that hold the platform's rules (the bronze
 checks of assets/bronze/transform.py, the Postgres upsert), so the rules stay in one place.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
@@ -40,12 +41,13 @@ class Query:
 def kafka_source(spark: SparkSession, query: Query) -> DataFrame:
     """The topic from its earliest offsets (a new checkpoint) or where the checkpoint left off; the Kafka timestamp
     as epoch milliseconds (the bronze line's precision), key and value as bytes."""
-    reader = (spark.readStream.format("kafka")
-              .option("kafka.bootstrap.servers", query.kafka_bootstrap)
-              .option("subscribe", query.topic)
-              .option("startingOffsets", "earliest")
-              .option("failOnDataLoss", "true"))
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", query.kafka_bootstrap)
+        .option("subscribe", query.topic)
+        .option("startingOffsets", "earliest")
+        .option("failOnDataLoss", "true")
+    )
     if query.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(query.max_offsets_per_trigger))
-    return reader.load().select("partition", "offset", F.unix_millis("timestamp").alias("timestamp_ms"), "key",
-                                "value")
+    return reader.load().select("partition", "offset", F.unix_millis("timestamp").alias("timestamp_ms"), "key", "value")

@@ -7,6 +7,7 @@ by its id: Spark replays an unfinished batch with the same id and the same offse
 it replaces what the first attempt left and every record lands once (the offsets are in the checkpoint, on the
 object store).
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -19,21 +20,35 @@ from dbt_like_sql.spark import Query, kafka_source
 
 def start(spark: SparkSession, query: Query) -> StreamingQuery:
     """Start the query; it runs until stopped."""
-    sinks = {False: f"s3a://{query.bucket}/bronze/spark/{query.topic}",
-             True: f"s3a://{query.bucket}/bronze/spark_quarantine/{query.topic}"}
+    sinks = {
+        False: f"s3a://{query.bucket}/bronze/spark/{query.topic}",
+        True: f"s3a://{query.bucket}/bronze/spark_quarantine/{query.topic}",
+    }
     check = query.check_partition
 
     def land(batch: DataFrame, batch_id: int) -> None:
         processed_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        lines = spark.createDataFrame(batch.rdd.mapPartitions(lambda rows: check(processed_at, rows)),
-                                      "quarantined boolean, line string").persist()
+        lines = spark.createDataFrame(
+            batch.rdd.mapPartitions(lambda rows: check(processed_at, rows)), "quarantined boolean, line string"
+        ).persist()
         try:
             kinds = {row.quarantined for row in lines.select("quarantined").distinct().collect()}
             for quarantined in kinds:
-                (lines.where(lines.quarantined == quarantined).select("line").coalesce(1)
-                 .write.mode("overwrite").text(f"{sinks[quarantined]}/batch={batch_id:012d}"))
+                (
+                    lines.where(lines.quarantined == quarantined)
+                    .select("line")
+                    .coalesce(1)
+                    .write.mode("overwrite")
+                    .text(f"{sinks[quarantined]}/batch={batch_id:012d}")
+                )
         finally:
             lines.unpersist()
 
-    return (kafka_source(spark, query).writeStream.queryName(query.name).foreachBatch(land)
-            .option("checkpointLocation", query.checkpoint).trigger(processingTime=query.trigger_interval).start())
+    return (
+        kafka_source(spark, query)
+        .writeStream.queryName(query.name)
+        .foreachBatch(land)
+        .option("checkpointLocation", query.checkpoint)
+        .trigger(processingTime=query.trigger_interval)
+        .start()
+    )

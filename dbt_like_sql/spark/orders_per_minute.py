@@ -7,6 +7,7 @@ once while its window is open (dropDuplicates with the event time, so its state 
 mode: each window is written once, final. The sink upserts the windows of a batch in one Postgres transaction
 that also records the batch id, so a batch Spark replays is not applied twice.
 """
+
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
@@ -24,21 +25,40 @@ def start(spark: SparkSession, query: Query) -> StreamingQuery:
     check = F.udf(query.check_order, "reason string, event_time timestamp")
     write = query.write_windows
     source = kafka_source(spark, query)
-    orders = (source.select(check("partition", "offset", "timestamp_ms", "key", "value").alias("checked"),
-                            F.from_json(F.col("value").cast("string"), ORDER).alias("order"))
-              .where("checked.reason IS NULL")
-              .select(F.col("checked.event_time").alias("event_time"), "order.*"))
-    windows = (orders.withWatermark("event_time", f"{query.watermark_delay_seconds} seconds")
-               .dropDuplicates(["event_id", "event_time"])
-               .groupBy(F.window("event_time", "1 minute"))
-               .agg(F.count(F.lit(1)).alias("orders"),
-                    F.sum("amount").cast("decimal(18,2)").alias("revenue"),
-                    *(F.count_if(F.col("status") == status).alias(status) for status in STATUSES))
-               .select(F.col("window.start").alias("window_start"), F.col("window.end").alias("window_end"),
-                       "orders", "revenue", *STATUSES))
+    orders = (
+        source.select(
+            check("partition", "offset", "timestamp_ms", "key", "value").alias("checked"),
+            F.from_json(F.col("value").cast("string"), ORDER).alias("order"),
+        )
+        .where("checked.reason IS NULL")
+        .select(F.col("checked.event_time").alias("event_time"), "order.*")
+    )
+    windows = (
+        orders.withWatermark("event_time", f"{query.watermark_delay_seconds} seconds")
+        .dropDuplicates(["event_id", "event_time"])
+        .groupBy(F.window("event_time", "1 minute"))
+        .agg(
+            F.count(F.lit(1)).alias("orders"),
+            F.sum("amount").cast("decimal(18,2)").alias("revenue"),
+            *(F.count_if(F.col("status") == status).alias(status) for status in STATUSES),
+        )
+        .select(
+            F.col("window.start").alias("window_start"),
+            F.col("window.end").alias("window_end"),
+            "orders",
+            "revenue",
+            *STATUSES,
+        )
+    )
 
     def upsert(batch: DataFrame, batch_id: int) -> None:
         write(batch.collect(), batch_id)
 
-    return (windows.writeStream.queryName(query.name).outputMode("append").foreachBatch(upsert)
-            .option("checkpointLocation", query.checkpoint).trigger(processingTime=query.trigger_interval).start())
+    return (
+        windows.writeStream.queryName(query.name)
+        .outputMode("append")
+        .foreachBatch(upsert)
+        .option("checkpointLocation", query.checkpoint)
+        .trigger(processingTime=query.trigger_interval)
+        .start()
+    )

@@ -1,4 +1,5 @@
 """Helpers the services share for installing: running a command, finding Java."""
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,9 @@ def java_binary(service: str) -> Path:
     java_home = os.environ.get("JAVA_HOME")
     java = Path(java_home, "bin", "java") if java_home else Path(os.path.realpath(shutil.which("java") or "java"))
     if not os.access(java, os.X_OK):
-        raise StackError(f"{service}: no Java found; install Java 17 (apt-get install openjdk-17-jre-headless) "
-                         "or set JAVA_HOME")
+        raise StackError(
+            f"{service}: no Java found; install Java 17 (apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+        )
     return java
 
 
@@ -39,8 +41,12 @@ def install_requirements(service: str, venv: Path, requirements: Path) -> None:
     into it from PyPI: a service's own packages, apart from the platform's .venv."""
     python = venv / "bin" / "python"
     if not python.exists():
-        run_command(service, [sys.executable, "-m", "venv", "--clear", str(venv)],
-                    f"create the virtual environment {venv}")
+        run_command(
+            service, [sys.executable, "-m", "venv", "--clear", str(venv)], f"create the virtual environment {venv}"
+        )
     run_command(service, [str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"], "upgrade pip")
-    run_command(service, [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
-                f"install the packages of {requirements} from PyPI")
+    run_command(
+        service,
+        [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
+        f"install the packages of {requirements} from PyPI",
+    )

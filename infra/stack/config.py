@@ -1,4 +1,5 @@
 """Stack configuration, read from the environment with documented defaults (see .env.example)."""
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,7 @@ class StackConfig:
     flink_sql_gateway_url: str
 
     @classmethod
-    def from_env(cls) -> "StackConfig":
+    def from_env(cls) -> StackConfig:
         """Read every setting from the environment, falling back to the documented defaults."""
         home = Path(os.environ.get("LAKEHOUSE_HOME") or REPO_ROOT / ".lakehouse").expanduser().resolve()
         downloads = os.environ.get("LAKEHOUSE_DOWNLOADS") or home / "downloads"

@@ -1,4 +1,5 @@
 """Start, find and stop the stack's processes; each one is recorded in a pid file under <home>/run."""
+
 from __future__ import annotations
 
 import json

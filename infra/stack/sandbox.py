@@ -1,10 +1,11 @@
 """A throw-away bucket and database on the running stack, for tests and benchmarks that must not share
 state (watermarks, consumed files) with the platform's own `lakehouse` bucket and `de_db`."""
+
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from infra.stack import stack
 from infra.stack.config import StackConfig
@@ -14,12 +15,18 @@ from resources.postgres import PostgresResource
 
 
 @contextmanager
-def sandbox(cfg: StackConfig, store: ObjectStoreResource, postgres: PostgresResource,
-            prefix: str = "sandbox") -> Iterator[tuple[ObjectStoreResource, PostgresResource]]:
+def sandbox(
+    cfg: StackConfig, store: ObjectStoreResource, postgres: PostgresResource, prefix: str = "sandbox"
+) -> Iterator[tuple[ObjectStoreResource, PostgresResource]]:
     """Yield resources pointing at a new bucket and a new database owned by PG_URL's role; drop both after."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    own_store = ObjectStoreResource(endpoint=store.endpoint, access_key=store.access_key,
-                                    secret_key=store.secret_key, bucket=name.replace("_", "-"), region=store.region)
+    own_store = ObjectStoreResource(
+        endpoint=store.endpoint,
+        access_key=store.access_key,
+        secret_key=store.secret_key,
+        bucket=name.replace("_", "-"),
+        region=store.region,
+    )
     own_store.client().create_bucket(Bucket=own_store.bucket)
     pg = stack.service(cfg, "postgres")
     owner = pg.login()["user"]
@@ -35,6 +42,7 @@ def sandbox(cfg: StackConfig, store: ObjectStoreResource, postgres: PostgresReso
         s3 = own_store.client()
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=own_store.bucket):
             if page.get("Contents"):
-                s3.delete_objects(Bucket=own_store.bucket,
-                                  Delete={"Objects": [{"Key": o["Key"]} for o in page["Contents"]]})
+                s3.delete_objects(
+                    Bucket=own_store.bucket, Delete={"Objects": [{"Key": o["Key"]} for o in page["Contents"]]}
+                )
         s3.delete_bucket(Bucket=own_store.bucket)

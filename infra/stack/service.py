@@ -1,4 +1,5 @@
 """The contract every service of the local stack fulfils."""
+
 from __future__ import annotations
 
 import abc
@@ -84,10 +85,10 @@ class Service(abc.ABC):
         `up` then restarts it. Asked only of a healthy service."""
         return False
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 (an optional hook: most services need nothing)
         """Get ready to start, once the services before it are up (e.g. migrate a metadata database). Idempotent."""
 
-    def bootstrap(self) -> None:
+    def bootstrap(self) -> None:  # noqa: B027 (an optional hook)
         """Create what the platform expects (topics, bucket, roles...). Idempotent. Runs once healthy."""
 
     def dir(self, kind: str) -> Path:

@@ -1,4 +1,5 @@
 """Bring the stack up, report on it and take it down."""
+
 from __future__ import annotations
 
 import importlib
@@ -19,7 +20,8 @@ def service(cfg: StackConfig, name: str) -> Service:
     """The Service object for `name` (its module is infra/stack/services/<name>.py)."""
     module = importlib.import_module(f"infra.stack.services.{name}")
     classes = [
-        obj for obj in vars(module).values()
+        obj
+        for obj in vars(module).values()
         if isinstance(obj, type) and issubclass(obj, Service) and obj is not Service and obj.name == name
     ]
     if len(classes) != 1:
@@ -80,7 +82,7 @@ def _start(cfg: StackConfig, svc: Service) -> None:
     ours = [proc.running_pid(cfg, s.name) for s in specs]
     if all(ours) and _safe_healthy(svc) and not _safe_stale(svc):
         return  # already up, started by us, with the settings it has now
-    for spec, pid in zip(specs, ours):
+    for spec, pid in zip(specs, ours, strict=False):
         if pid:
             proc.stop(cfg, spec.name)  # half-started earlier: start clean
     for host, port in svc.ports():
@@ -105,8 +107,10 @@ def up(cfg: StackConfig, extra: tuple[str, ...] = (), log=print) -> list[Row]:
     """Install what is missing (in parallel), start each service, wait for health, bootstrap it."""
     services = [service(cfg, n) for n in selected(extra)]
     started = time.monotonic()
-    log(f"installing what is missing under {cfg.downloads} (the first time this downloads Kafka and Flink "
-        "and builds the object store: a few minutes)")
+    log(
+        f"installing what is missing under {cfg.downloads} (the first time this downloads Kafka and Flink "
+        "and builds the object store: a few minutes)"
+    )
     with ThreadPoolExecutor(max_workers=len(services)) as pool:
         futures = {svc.name: pool.submit(svc.install) for svc in services}
         for name, future in futures.items():

@@ -4,6 +4,7 @@ Run by the launcher (infra/stack/services/superset.py) with Superset's own inter
 so the password travels in the environment, which only the process's owner can read: `superset fab create-admin
 --password ...` would put it in the process's argv, which every user of the machine reads in /proc/<pid>/cmdline.
 """
+
 import os
 import sys
 
@@ -22,12 +23,17 @@ def main() -> int:
         if existing:
             security.reset_password(existing.id, password)
         else:
-            security.add_user(user, "Superset", "Admin", f"{user}@localhost",
-                              security.find_role(security.auth_role_admin), password)
+            security.add_user(
+                user, "Superset", "Admin", f"{user}@localhost", security.find_role(security.auth_role_admin), password
+            )
         saved = security.find_user(username=user)
         done = saved is not None and check_password_hash(saved.password, password)
-    print(f"{'reset the password of' if existing else 'created'} the admin user {user}" if done
-          else f"Superset refused to save the admin user {user} (see the messages above)", file=sys.stderr)
+    print(
+        f"{'reset the password of' if existing else 'created'} the admin user {user}"
+        if done
+        else f"Superset refused to save the admin user {user} (see the messages above)",
+        file=sys.stderr,
+    )
     return 0 if done else 1
 
 

@@ -3,6 +3,7 @@
 Every value comes from the environment the launcher gives the server (infra/stack/services/superset.py):
 no secret is written in this file.
 """
+
 import os
 
 SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]

@@ -1,4 +1,5 @@
 """Test harness for the bronze path: a topic's asset, job and sensor on a real Dagster instance."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,13 @@ class BronzeHarness:
         self.sensor_def = bronze_sensor(self.spec, self.asset, self.job_def, interval_s=1)
         self.check_def = gap_check(self.spec, self.asset, self.job_def.name)
         self.resources = platform_resources()
-        self.defs = Definitions(assets=[kafka_topic_spec(self.spec), self.asset], jobs=[self.job_def],
-                                asset_checks=[self.check_def], sensors=[self.sensor_def], resources=self.resources)
+        self.defs = Definitions(
+            assets=[kafka_topic_spec(self.spec), self.asset],
+            jobs=[self.job_def],
+            asset_checks=[self.check_def],
+            sensors=[self.sensor_def],
+            resources=self.resources,
+        )
         self.job = self.defs.resolve_job_def(self.job_def.name)
 
     @property
@@ -47,22 +53,33 @@ class BronzeHarness:
     def use(self, **resources) -> None:
         """Run with these resources instead (a sandbox's object store and Postgres, say)."""
         self.resources.update(resources)
-        self.defs = Definitions(assets=[kafka_topic_spec(self.spec), self.asset], jobs=[self.job_def],
-                                asset_checks=[self.check_def], sensors=[self.sensor_def], resources=self.resources)
+        self.defs = Definitions(
+            assets=[kafka_topic_spec(self.spec), self.asset],
+            jobs=[self.job_def],
+            asset_checks=[self.check_def],
+            sensors=[self.sensor_def],
+            resources=self.resources,
+        )
         self.job = self.defs.resolve_job_def(self.job_def.name)
 
     def tick(self) -> list:
         """Evaluate the sensor once, keep its cursor, and create a run for each request as the daemon does
         (NOT_STARTED until `run` executes it); return the requests."""
-        context = build_sensor_context(instance=self.instance, cursor=self.cursor, definitions=self.defs,
-                                       resources=self.resources, sensor_name=self.sensor_def.name)
+        context = build_sensor_context(
+            instance=self.instance,
+            cursor=self.cursor,
+            definitions=self.defs,
+            resources=self.resources,
+            sensor_name=self.sensor_def.name,
+        )
         data = self.sensor_def.evaluate_tick(context)
         self.cursor = data.cursor if data.cursor is not None else self.cursor
         self.events = list(data.asset_events or [])
         requests = list(data.run_requests or [])
         for request in requests:
             self.pending[request.run_key] = self.instance.create_run_for_job(
-                self.job, run_config=request.run_config, tags={**request.tags, "dagster/run_key": request.run_key})
+                self.job, run_config=request.run_config, tags={**request.tags, "dagster/run_key": request.run_key}
+            )
         return requests
 
     def run(self, request, raise_on_error: bool = True):
@@ -70,8 +87,9 @@ class BronzeHarness:
         placeholder = self.pending.pop(request.run_key, None)
         if placeholder is not None:
             self.instance.delete_run(placeholder.run_id)
-        return self.job.execute_in_process(run_config=request.run_config, instance=self.instance,
-                                           tags=request.tags, raise_on_error=raise_on_error)
+        return self.job.execute_in_process(
+            run_config=request.run_config, instance=self.instance, tags=request.tags, raise_on_error=raise_on_error
+        )
 
     def drain(self) -> list:
         """Tick and run until the sensor has nothing left; return the runs' results."""
@@ -86,7 +104,8 @@ class BronzeHarness:
         s3 = store.client()
         found = {}
         for page in s3.get_paginator("list_objects_v2").paginate(
-                Bucket=store.bucket, Prefix=f"bronze/{layer}/{self.spec.topic}/"):
+            Bucket=store.bucket, Prefix=f"bronze/{layer}/{self.spec.topic}/"
+        ):
             for obj in page.get("Contents", []):
                 body = s3.get_object(Bucket=store.bucket, Key=obj["Key"])["Body"].read()
                 found[obj["Key"]] = [json.loads(line) for line in object_text(body).splitlines()]
@@ -94,8 +113,11 @@ class BronzeHarness:
 
     def offsets(self, layer: str) -> list[tuple[int, int]]:
         """(partition, offset) of every line in `layer`, duplicates kept."""
-        return [(line["_kafka"]["partition"], line["_kafka"]["offset"])
-                for lines in self.objects(layer).values() for line in lines]
+        return [
+            (line["_kafka"]["partition"], line["_kafka"]["offset"])
+            for lines in self.objects(layer).values()
+            for line in lines
+        ]
 
 
 def object_text(body: bytes) -> bytes:
@@ -105,5 +127,8 @@ def object_text(body: bytes) -> bytes:
 
 def check_results(result) -> dict[str, bool]:
     """check name -> passed, for the asset checks evaluated in one run."""
-    return {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
-            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    return {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }

@@ -1,4 +1,5 @@
 """Debian's headless chromium through chromium-driver, for the tests that look at a UI (Dagster's, Superset's)."""
+
 from __future__ import annotations
 
 import shutil
@@ -13,11 +14,16 @@ def headless_chromium(width: int, height: int):
 
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):
-        pytest.fail("chromium and chromium-driver are needed: apt-get install chromium chromium-driver "
-                    "(infra/setup.sh does it)")
+        pytest.fail(
+            "chromium and chromium-driver are needed: apt-get install chromium chromium-driver (infra/setup.sh does it)"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", f"--window-size={width},{height}",
-                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        f"--window-size={width},{height}",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    ):
         options.add_argument(argument)
     return webdriver.Chrome(service=Service(driver), options=options)

@@ -1,5 +1,6 @@
 """Change data capture for tests and benchmarks: an application database, CDC role, slot, topic prefix and connector
 of its own on the running stack, the platform's CDC jobs and sensor wired to them, and the change topic read back."""
+
 from __future__ import annotations
 
 import json
@@ -78,28 +79,49 @@ class CdcHarness:
         self.connector, self.topic = f"test-{self.ident}", f"{self.ident}.app.orders"
         self.password = setting("CDC_PG_PASSWORD")  # what ${env:CDC_PG_PASSWORD} gives the worker
         prepare_database(self.pg.superuser, self.dbname, self.pg.login()["user"], self.role, self.password)
-        self.source = CdcSourceResource(host=str(server.get("host") or "127.0.0.1"),
-                                        port=int(server.get("port") or 5432), dbname=self.dbname, user=self.role,
-                                        password=self.password)
+        self.source = CdcSourceResource(
+            host=str(server.get("host") or "127.0.0.1"),
+            port=int(server.get("port") or 5432),
+            dbname=self.dbname,
+            user=self.role,
+            password=self.password,
+        )
         self.connect = KafkaConnectResource(url=setting("CONNECT_URL"))
         self.resources = {"kafka_connect": self.connect, "cdc_source": self.source}
-        self.defs = Definitions(assets=[shop_orders_connector], asset_checks=[slot_retained_wal],
-                                jobs=[cdc_register_connector, cdc_restart_connector, cdc_pause_connector,
-                                      cdc_resume_connector, cdc_remove_connector],
-                                sensors=[cdc_connectors_sensor], resources=self.resources)
+        self.defs = Definitions(
+            assets=[shop_orders_connector],
+            asset_checks=[slot_retained_wal],
+            jobs=[
+                cdc_register_connector,
+                cdc_restart_connector,
+                cdc_pause_connector,
+                cdc_resume_connector,
+                cdc_remove_connector,
+            ],
+            sensors=[cdc_connectors_sensor],
+            resources=self.resources,
+        )
         self.cursor: str | None = None
 
     def connector_config(self, **overrides: object) -> dict:
         """The asset's config for this test's connector."""
-        return {"connector_name": self.connector, "topic_prefix": self.ident, "slot": self.slot,
-                "wait_seconds": 90.0, **overrides}
+        return {
+            "connector_name": self.connector,
+            "topic_prefix": self.ident,
+            "slot": self.slot,
+            "wait_seconds": 90.0,
+            **overrides,
+        }
 
     def register(self, raise_on_error: bool = True, check: dict | None = None, **overrides: object):
         """Materialize the connector asset (and its slot check) through the platform's register job."""
-        ops = {ASSET_OP: {"config": self.connector_config(**overrides)},
-               CHECK_OP: {"config": {"connector_name": self.connector, **(check or {})}}}
+        ops = {
+            ASSET_OP: {"config": self.connector_config(**overrides)},
+            CHECK_OP: {"config": {"connector_name": self.connector, **(check or {})}},
+        }
         return self.defs.resolve_job_def("cdc_register_connector").execute_in_process(
-            run_config={"ops": ops}, instance=self.instance, raise_on_error=raise_on_error)
+            run_config={"ops": ops}, instance=self.instance, raise_on_error=raise_on_error
+        )
 
     def control(self, job: str, raise_on_error: bool = True):
         """Run cdc_restart/pause/resume/remove_connector on this test's connector."""
@@ -107,12 +129,19 @@ class CdcHarness:
         op_name = job_def.graph.node_defs[0].name
         return job_def.execute_in_process(
             run_config={"ops": {op_name: {"config": {"connector_name": self.connector, "wait_seconds": 90.0}}}},
-            instance=self.instance, raise_on_error=raise_on_error)
+            instance=self.instance,
+            raise_on_error=raise_on_error,
+        )
 
     def tick(self):
         """Evaluate the watching sensor once, carrying its cursor from tick to tick as the daemon does."""
-        context = build_sensor_context(instance=self.instance, definitions=self.defs, resources=self.resources,
-                                       sensor_name=cdc_connectors_sensor.name, cursor=self.cursor)
+        context = build_sensor_context(
+            instance=self.instance,
+            definitions=self.defs,
+            resources=self.resources,
+            sensor_name=cdc_connectors_sensor.name,
+            cursor=self.cursor,
+        )
         result = cdc_connectors_sensor.evaluate_tick(context)
         self.cursor = result.cursor
         return result
@@ -126,7 +155,7 @@ class CdcHarness:
         with self.pg.superuser(self.dbname) as conn:
             cur = conn.execute("SELECT order_id, customer_id, status, amount::text AS amount, currency FROM app.orders")
             names = [c.name for c in cur.description]
-            return {row[0]: dict(zip(names, row)) for row in cur.fetchall()}
+            return {row[0]: dict(zip(names, row, strict=False)) for row in cur.fetchall()}
 
     def admin(self):
         """A superuser connection to this test's database."""
@@ -142,8 +171,14 @@ class CdcHarness:
 
     def read_topic(self) -> list[Change]:
         """Every record of the change topic (its one partition) now, in offset order."""
-        consumer = Consumer({"bootstrap.servers": self.cfg.kafka_bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
-                             "enable.auto.commit": False, "log_level": 0})
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.cfg.kafka_bootstrap,
+                "group.id": f"test-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "log_level": 0,
+            }
+        )
         found: list[Change] = []
         try:
             if self.topic not in consumer.list_topics(timeout=10).topics:
@@ -179,16 +214,24 @@ class CdcHarness:
             self.connect.delete(self.connector)
         deadline = time.monotonic() + 60
         with self.pg.superuser() as conn:
-            while (row := conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
-                                       (self.slot,)).fetchone()) and row[0] and time.monotonic() < deadline:
+            while (
+                (
+                    row := conn.execute(
+                        "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (self.slot,)
+                    ).fetchone()
+                )
+                and row[0]
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.5)
             if row:
                 conn.execute("SELECT pg_drop_replication_slot(%s)", (self.slot,))
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.dbname)))
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(self.role)))
         admin = AdminClient({"bootstrap.servers": self.cfg.kafka_bootstrap, "log_level": 0})
-        topics = [t for t in (self.topic, f"__debezium-heartbeat.{self.ident}")
-                  if t in admin.list_topics(timeout=10).topics]
+        topics = [
+            t for t in (self.topic, f"__debezium-heartbeat.{self.ident}") if t in admin.list_topics(timeout=10).topics
+        ]
         for future in admin.delete_topics(topics).values() if topics else ():
             future.result(30)
 
@@ -207,7 +250,9 @@ class CdcLake:
         self.cdc = cdc
         self.bronze = BronzeHarness(TopicSpec(cdc.topic, "json", "debezium"), cdc.instance)
         self.models = load_models()
-        store, postgres = (self.bronze.resources[n].process_config_and_initialize() for n in ("object_store", "postgres"))
+        store, postgres = (
+            self.bronze.resources[n].process_config_and_initialize() for n in ("object_store", "postgres")
+        )
         self.runner = ModelRunner(self.models, store, postgres)
         source = ("bronze", "dbserver1_app_orders")
         self.runner.sources[source] = {**self.runner.sources[source], "topic": cdc.topic}
@@ -225,8 +270,11 @@ class CdcLake:
     def mirror_rows(self, keys: set[str]) -> set[tuple]:
         """The mirror's rows of these order ids."""
         with self.runner.postgres.connect() as conn:
-            return set(conn.execute(f"SELECT {', '.join(MIRROR_COLUMNS)} FROM app.orders_cdc WHERE order_id = ANY(%s)",
-                                    [list(keys)]).fetchall())
+            return set(
+                conn.execute(
+                    f"SELECT {', '.join(MIRROR_COLUMNS)} FROM app.orders_cdc WHERE order_id = ANY(%s)", [list(keys)]
+                ).fetchall()
+            )
 
     def difference(self) -> set[tuple]:
         """A full outer join of source and mirror, on every column, over the ids the test's topic carried: the
@@ -242,21 +290,29 @@ class CdcLake:
     def rewind(self, position: int) -> None:
         """Make the mirror model read the change log again from `position` (as a re-executed run would)."""
         with self.runner.postgres.connect() as conn:
-            conn.execute("UPDATE lakehouse_state.model_inputs SET last_id = %s "
-                         "WHERE model = 'app_orders_cdc' AND dataset = 'silver/orders_cdc'", [position])
+            conn.execute(
+                "UPDATE lakehouse_state.model_inputs SET last_id = %s "
+                "WHERE model = 'app_orders_cdc' AND dataset = 'silver/orders_cdc'",
+                [position],
+            )
 
     def apply_one_batch(self):
         """Run the mirror model on the next change-log object only."""
-        runner = ModelRunner(self.models, self.runner.store, self.runner.postgres,
-                             ModelSettings(max_objects_per_batch=1, max_batches_per_run=1))
+        runner = ModelRunner(
+            self.models,
+            self.runner.store,
+            self.runner.postgres,
+            ModelSettings(max_objects_per_batch=1, max_batches_per_run=1),
+        )
         return runner.run(self.models["app_orders_cdc"])
 
     def mirror_state(self, keys: set[str]) -> set[tuple]:
         """The mirror's rows of these ids with where each came from and when it was applied (and their deletes)."""
         with self.runner.postgres.connect() as conn:
             rows = conn.execute("SELECT *, 'row' FROM app.orders_cdc WHERE order_id = ANY(%s)", [list(keys)]).fetchall()
-            gone = conn.execute("SELECT *, 'deleted' FROM app.orders_cdc_deletes WHERE order_id = ANY(%s)",
-                                [list(keys)]).fetchall()
+            gone = conn.execute(
+                "SELECT *, 'deleted' FROM app.orders_cdc_deletes WHERE order_id = ANY(%s)", [list(keys)]
+            ).fetchall()
         return set(rows) | set(gone)
 
     def change_log(self, keys: set[str]) -> list[tuple]:
@@ -264,8 +320,11 @@ class CdcLake:
         store = self.runner.store
         con = lake_duckdb.connect(store)
         try:
-            return con.execute(f"SELECT change_id, after FROM read_parquet('{store.uri('silver/orders_cdc')}/**/*.parquet',"
-                               " hive_partitioning=false) WHERE order_id IN (SELECT unnest(?))", [list(keys)]).fetchall()
+            return con.execute(
+                f"SELECT change_id, after FROM read_parquet('{store.uri('silver/orders_cdc')}/**/*.parquet',"
+                " hive_partitioning=false) WHERE order_id IN (SELECT unnest(?))",
+                [list(keys)],
+            ).fetchall()
         finally:
             con.close()
 

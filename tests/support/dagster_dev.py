@@ -18,6 +18,7 @@ shared stack's data, pass `isolated_platform_env(...)` (own topics, bucket and d
 carries a marker in its environment, so `processes()` finds exactly them (run workers and code servers included),
 never another agent's Dagster. `DagsterApi(url)` alone talks to any webserver (say one infra/dev.sh started).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,10 +30,10 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import yaml
 
@@ -57,8 +58,15 @@ class Run:
 
     @staticmethod
     def of(data: dict) -> Run:
-        return Run(data["runId"], data["jobName"], data["status"], data["creationTime"], data["startTime"],
-                   data["endTime"], {t["key"]: t["value"] for t in data["tags"]})
+        return Run(
+            data["runId"],
+            data["jobName"],
+            data["status"],
+            data["creationTime"],
+            data["startTime"],
+            data["endTime"],
+            {t["key"]: t["value"] for t in data["tags"]},
+        )
 
 
 def free_port() -> int:
@@ -76,8 +84,10 @@ def marked_processes(marker: str) -> list[int]:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if needle in (entry / "environ").read_bytes().split(b"\0") and \
-                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            if (
+                needle in (entry / "environ").read_bytes().split(b"\0")
+                and (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+            ):
                 found.append(int(entry.name))
         except OSError:  # gone meanwhile, or not ours to read
             continue
@@ -101,25 +111,36 @@ class DagsterApi:
         """The code location is loaded and the run queue and sensor daemons are healthy (False while the
         webserver does not answer; RuntimeError when the location failed to load)."""
         try:
-            data = self.graphql("""{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+            data = self.graphql(
+                """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
                 locationOrLoadError { __typename ... on PythonError { message } } } } }
-                instance { daemonHealth { allDaemonStatuses { daemonType healthy } } } }""", timeout=5)
+                instance { daemonHealth { allDaemonStatuses { daemonType healthy } } } }""",
+                timeout=5,
+            )
         except OSError:
             return False
         entries = {e["name"]: e for e in data["workspaceOrError"]["locationEntries"]}
         entry = entries.get(self.location)
         if entry and entry["locationOrLoadError"] and entry["locationOrLoadError"]["__typename"] == "PythonError":
-            raise RuntimeError(f"code location {self.location} failed to load: "
-                               f"{entry['locationOrLoadError']['message']}")
+            raise RuntimeError(
+                f"code location {self.location} failed to load: {entry['locationOrLoadError']['message']}"
+            )
         daemons = data["instance"]["daemonHealth"]["allDaemonStatuses"]
-        return bool(entry and entry["loadStatus"] == "LOADED" and daemons
-                    and all(d["healthy"] for d in daemons if d["daemonType"] in ("QUEUED_RUN_COORDINATOR", "SENSOR")))
+        return bool(
+            entry
+            and entry["loadStatus"] == "LOADED"
+            and daemons
+            and all(d["healthy"] for d in daemons if d["daemonType"] in ("QUEUED_RUN_COORDINATOR", "SENSOR"))
+        )
 
     def graphql(self, query: str, variables: dict | None = None, timeout: float = 30) -> dict:
         """POST a GraphQL query; its `data` (GraphQL errors raise)."""
-        request = urllib.request.Request(f"{self.url}/graphql", method="POST",
-                                         data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/graphql",
+            method="POST",
+            data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(request, timeout=timeout) as response:
             body = json.loads(response.read())
@@ -129,28 +150,42 @@ class DagsterApi:
 
     def launch(self, job: str, run_config: dict | None = None, tags: dict[str, str] | None = None) -> str:
         """Launch `job` of the location (through the run queue, as the UI does); its run id."""
-        data = self.graphql("""mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
+        data = self.graphql(
+            """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
             ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
-            ... on RunConfigValidationInvalid { errors { message } } } }""", {"p": {
-            "selector": {"repositoryLocationName": self.location, "repositoryName": "__repository__", "jobName": job},
-            "runConfigData": run_config or {},
-            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
-        }})["launchRun"]
+            ... on RunConfigValidationInvalid { errors { message } } } }""",
+            {
+                "p": {
+                    "selector": {
+                        "repositoryLocationName": self.location,
+                        "repositoryName": "__repository__",
+                        "jobName": job,
+                    },
+                    "runConfigData": run_config or {},
+                    "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
+                }
+            },
+        )["launchRun"]
         if data["__typename"] != "LaunchRunSuccess":
             raise RuntimeError(f"launching {job} failed: {data}")
         return data["run"]["runId"]
 
     def runs(self, job: str | None = None, limit: int = 1000) -> list[Run]:
         """The instance's runs (of `job`), newest first."""
-        data = self.graphql(f"""query($f: RunsFilter, $n: Int) {{ runsOrError(filter: $f, limit: $n) {{
+        data = self.graphql(
+            f"""query($f: RunsFilter, $n: Int) {{ runsOrError(filter: $f, limit: $n) {{
             ... on Runs {{ results {{ {_RUN_FIELDS} }} }} }} }}""",
-                            {"f": {"pipelineName": job} if job else {}, "n": limit})
+            {"f": {"pipelineName": job} if job else {}, "n": limit},
+        )
         return [Run.of(r) for r in data["runsOrError"]["results"]]
 
     def run(self, run_id: str) -> Run:
         """One run."""
-        data = self.graphql(f"""query($id: ID!) {{ runOrError(runId: $id) {{ __typename
-            ... on Run {{ {_RUN_FIELDS} }} }} }}""", {"id": run_id})["runOrError"]
+        data = self.graphql(
+            f"""query($id: ID!) {{ runOrError(runId: $id) {{ __typename
+            ... on Run {{ {_RUN_FIELDS} }} }} }}""",
+            {"id": run_id},
+        )["runOrError"]
         if data["__typename"] != "Run":
             raise LookupError(f"run {run_id}: {data['__typename']}")
         return Run.of(data)
@@ -170,8 +205,15 @@ class DagsterApi:
 class DagsterDev(DagsterApi):
     """One private Dagster instance served by `dagster dev` (see the module docstring)."""
 
-    def __init__(self, home: Path, pg_url: str, module: str, env: dict[str, str] | None = None,
-                 instance_overrides: dict | None = None, location: str = "lakehouse"):
+    def __init__(
+        self,
+        home: Path,
+        pg_url: str,
+        module: str,
+        env: dict[str, str] | None = None,
+        instance_overrides: dict | None = None,
+        location: str = "lakehouse",
+    ):
         self.port = free_port()
         super().__init__(f"http://127.0.0.1:{self.port}", location)
         self.home, self.pg_url = home, pg_url
@@ -182,22 +224,53 @@ class DagsterDev(DagsterApi):
         home.mkdir(parents=True, exist_ok=True)
         config = yaml.safe_load((REPO_ROOT / "infra" / "dagster" / "dagster.yaml").read_text())
         (home / "dagster.yaml").write_text(yaml.safe_dump(_merge(config, instance_overrides or {})))
-        (home / "workspace.yaml").write_text(yaml.safe_dump({"load_from": [{"python_module": {
-            "module_name": module, "working_directory": str(REPO_ROOT), "location_name": location}}]}))
+        (home / "workspace.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "load_from": [
+                        {
+                            "python_module": {
+                                "module_name": module,
+                                "working_directory": str(REPO_ROOT),
+                                "location_name": location,
+                            }
+                        }
+                    ]
+                }
+            )
+        )
 
     def environment(self) -> dict[str, str]:
         """The environment its processes get."""
-        return {**os.environ, **self._env, "DAGSTER_HOME": str(self.home), "DAGSTER_PG_URL": self.pg_url,
-                MARKER: self.marker}
+        return {
+            **os.environ,
+            **self._env,
+            "DAGSTER_HOME": str(self.home),
+            "DAGSTER_PG_URL": self.pg_url,
+            MARKER: self.marker,
+        }
 
     def start(self, timeout: float = 300) -> DagsterDev:
         """Start `dagster dev` in a new process group; return once the code location is loaded and the
         daemon reports healthy."""
         with open(self.log, "ab") as log:
             self._process = subprocess.Popen(
-                [str(REPO_ROOT / ".venv" / "bin" / "dagster"), "dev", "-w", str(self.home / "workspace.yaml"),
-                 "-h", "127.0.0.1", "-p", str(self.port)],
-                cwd=REPO_ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    str(REPO_ROOT / ".venv" / "bin" / "dagster"),
+                    "dev",
+                    "-w",
+                    str(self.home / "workspace.yaml"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                ],
+                cwd=REPO_ROOT,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -262,8 +335,13 @@ def isolated_platform_env(bronze_topics: str, bucket: str, pg_url: str, main_pg_
     bronze ingests `bronze_topics` (BRONZE_TOPICS syntax) into `bucket`, the ledger and models use `pg_url`; the
     lake_models schedule (and the Superset dashboard it provisions, which would repoint the shared "Postgres App"
     connection) never fires, and should the dashboard run, it keeps the connection at `main_pg_url`."""
-    return {"BRONZE_TOPICS": bronze_topics, "S3_BUCKET": bucket, "PG_URL": pg_url,
-            "MODELS_SCHEDULE_CRON": "0 0 1 1 *", "SUPERSET_DATABASE_URI": main_pg_url}
+    return {
+        "BRONZE_TOPICS": bronze_topics,
+        "S3_BUCKET": bucket,
+        "PG_URL": pg_url,
+        "MODELS_SCHEDULE_CRON": "0 0 1 1 *",
+        "SUPERSET_DATABASE_URI": main_pg_url,
+    }
 
 
 @contextmanager
@@ -281,8 +359,14 @@ def throwaway_database(cfg: StackConfig, prefix: str = "dagster_t") -> Iterator[
 
 
 @contextmanager
-def private_dagster(cfg: StackConfig, module: str = "orchestration.definitions", *, home: Path | None = None,
-                    env: dict[str, str] | None = None, instance_overrides: dict | None = None) -> Iterator[DagsterDev]:
+def private_dagster(
+    cfg: StackConfig,
+    module: str = "orchestration.definitions",
+    *,
+    home: Path | None = None,
+    env: dict[str, str] | None = None,
+    instance_overrides: dict | None = None,
+) -> Iterator[DagsterDev]:
     """A DagsterDev (not started) on a throw-away database; everything it started is killed and the database
     dropped on exit."""
     with throwaway_database(cfg) as pg_url, tempfile.TemporaryDirectory(prefix="dagster-dev-") as tmp:

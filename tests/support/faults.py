@@ -1,5 +1,6 @@
 """The fault suite's bookkeeping: drive the platform as its daemon would until it has recovered by itself,
 count records, and keep one table row per fault (printed at the end of the test session)."""
+
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from infra.stack import proc, stack
 from infra.stack.config import StackConfig
 
-ROWS: list["FaultRow"] = []
+ROWS: list[FaultRow] = []
 
 
 @dataclass
@@ -26,14 +27,17 @@ class FaultRow:
     recovery_s: float
 
     def line(self) -> str:
-        return (f"| {self.fault} | {self.produced} | {self.landed} | {self.quarantined} | {self.lost} | "
-                f"{self.duplicated} | {self.recovery_s:.1f} |")
+        return (
+            f"| {self.fault} | {self.produced} | {self.landed} | {self.quarantined} | {self.lost} | "
+            f"{self.duplicated} | {self.recovery_s:.1f} |"
+        )
 
 
 def table() -> str:
     """The fault table in Markdown."""
-    head = ("| fault | produced | landed | quarantined | lost | duplicated | recovery (s) |\n"
-            "|---|---|---|---|---|---|---|")
+    head = (
+        "| fault | produced | landed | quarantined | lost | duplicated | recovery (s) |\n|---|---|---|---|---|---|---|"
+    )
     return "\n".join([head, *(row.line() for row in ROWS)])
 
 

@@ -1,12 +1,13 @@
 """Test harness for the Flink pipelines: their jobs and sensor on a sandbox bucket and database."""
+
 from __future__ import annotations
 
 import json
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator
 
 from confluent_kafka import Producer
 from dagster import DagsterInstance, Definitions, build_sensor_context
@@ -25,16 +26,28 @@ def bronze_outcome(spec: TopicSpec, payload: bytes, max_message_bytes: int, kafk
     `_kafka`, when given)."""
     kafka = kafka or {}
     timestamp = kafka.get("timestamp")
-    record = KafkaRecord(spec.topic, kafka.get("partition", 0), kafka.get("offset", 0),
-                         int(datetime.fromisoformat(timestamp).timestamp() * 1000) if timestamp else None,
-                         kafka["key"].encode() if kafka.get("key") is not None else None, payload)
+    record = KafkaRecord(
+        spec.topic,
+        kafka.get("partition", 0),
+        kafka.get("offset", 0),
+        int(datetime.fromisoformat(timestamp).timestamp() * 1000) if timestamp else None,
+        kafka["key"].encode() if kafka.get("key") is not None else None,
+        payload,
+    )
     return transform(record, spec, "2026-01-01T00:00:00.000Z", max_message_bytes)
 
 
 # Kinds of quarantine reasons, by a word each kind's reasons hold (checked in this order).
-REASON_KINDS = (("tombstone", "tombstone"), ("oversized", "oversized"), ("malformed", "malformed JSON"),
-                ("utf-8", "not UTF-8"), ("object", "not an object"), ("reserved", "reserved field"),
-                ("duplicate", "duplicate field"), ("nul character", "NUL character"))
+REASON_KINDS = (
+    ("tombstone", "tombstone"),
+    ("oversized", "oversized"),
+    ("malformed", "malformed JSON"),
+    ("utf-8", "not UTF-8"),
+    ("object", "not an object"),
+    ("reserved", "reserved field"),
+    ("duplicate", "duplicate field"),
+    ("nul character", "NUL character"),
+)
 
 
 def category(reason: str | None) -> str | None:
@@ -57,10 +70,8 @@ def committed_objects(store: ObjectStoreResource, prefix: str) -> Iterator[bytes
     s3 = store.client()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
-            if not any(part.startswith((".", "_")) for part in obj["Key"][len(prefix):].split("/")):
+            if not any(part.startswith((".", "_")) for part in obj["Key"][len(prefix) :].split("/")):
                 yield s3.get_object(Bucket=store.bucket, Key=obj["Key"])["Body"].read()
-
-
 
 
 @dataclass
@@ -88,16 +99,18 @@ class FlinkHarness:
         """Execute a Dagster job in process; its single op (or asset) gets `op_config`."""
         job_def = self.defs.resolve_job_def(job)
         op_name = job_def.graph.node_defs[0].name
-        return job_def.execute_in_process(run_config={"ops": {op_name: {"config": op_config}}},
-                                          instance=self.instance, raise_on_error=raise_on_error)
+        return job_def.execute_in_process(
+            run_config={"ops": {op_name: {"config": op_config}}}, instance=self.instance, raise_on_error=raise_on_error
+        )
 
     def submit(self, pipeline: Pipeline = KAFKA_TO_MINIO, **overrides: object):
         return self.run(SUBMIT_JOBS[pipeline][0], self.config(pipeline, **overrides))
 
     def tick(self):
         """Evaluate the watching sensor once."""
-        context = build_sensor_context(instance=self.instance, definitions=self.defs, resources=self.resources,
-                                       sensor_name=flink_jobs_sensor.name)
+        context = build_sensor_context(
+            instance=self.instance, definitions=self.defs, resources=self.resources, sensor_name=flink_jobs_sensor.name
+        )
         return flink_jobs_sensor.evaluate_tick(context)
 
     def produce(self, values: list[bytes]) -> None:
@@ -111,8 +124,12 @@ class FlinkHarness:
 
     def sink_lines(self, prefix: str) -> list[dict]:
         """Every JSON line of every committed (visible, not hidden) object under `prefix`."""
-        return [json.loads(line) for body in committed_objects(self.store, prefix)
-                for line in body.splitlines() if line.strip()]
+        return [
+            json.loads(line)
+            for body in committed_objects(self.store, prefix)
+            for line in body.splitlines()
+            if line.strip()
+        ]
 
     def wait_for_lines(self, prefix: str, count: int, timeout: float = 120.0) -> list[dict]:
         """The sink's lines once there are at least `count` (or what there is after `timeout`)."""

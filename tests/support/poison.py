@@ -1,6 +1,7 @@
 """The poison table (issue 10, point 2): records at every edge of the orders schema, each with what bronze must
 decide — land (LANDS) or quarantine with a reason containing the given fragment. Shared by tests/test_poison.py
 (bronze, then DuckDB and Postgres) and tests/test_flink_udf.py (the same decisions in Flink's functions)."""
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,16 @@ class Case:
 
 def order(name: str, extra: str = "", **members: str | None) -> bytes:
     """An order whose members are raw JSON text (None drops one), `extra` appended verbatim."""
-    fields = {"event_id": json.dumps(f"poison-{name}"), "order_id": json.dumps(f"order-{name}"),
-              "customer_id": '"c-1"', "status": '"paid"', "amount": "12.5", "currency": '"VND"',
-              "created_at": '"2026-01-01T00:00:00Z"', **members}
+    fields = {
+        "event_id": json.dumps(f"poison-{name}"),
+        "order_id": json.dumps(f"order-{name}"),
+        "customer_id": '"c-1"',
+        "status": '"paid"',
+        "amount": "12.5",
+        "currency": '"VND"',
+        "created_at": '"2026-01-01T00:00:00Z"',
+        **members,
+    }
     body = ",".join(f'"{k}":{v}' for k, v in fields.items() if v is not None)
     return ("{" + body + extra + "}").encode()
 
@@ -191,7 +199,11 @@ CASES = [
     Case("JSON null", b"null", "JSON value is not an object"),
     Case("empty bytes", b"", MALFORMED),
     Case("tombstone", None, "empty value (tombstone)"),
-    Case("reserved processed_at", order("reserved-processed", extra=',"processed_at":"x"'), "payload uses reserved field(s)"),
+    Case(
+        "reserved processed_at",
+        order("reserved-processed", extra=',"processed_at":"x"'),
+        "payload uses reserved field(s)",
+    ),
     Case("reserved _kafka", order("reserved-kafka", extra=',"_kafka":{}'), "payload uses reserved field(s)"),
     # --- Kafka metadata: the key and timestamp only go to _kafka, which the models do not cast
     Case("key not UTF-8", order("key-bytes"), LANDS, key=b"\xff\xfe"),

@@ -8,8 +8,7 @@ from dagster import Config, Definitions, Failure, in_process_executor, job, op
 
 from orchestration.alerts import run_failure_alerts
 from orchestration.housekeeping import housekeeping
-from resources.definitions import operations_resources
-from resources.definitions import platform_resources
+from resources.definitions import operations_resources, platform_resources
 
 FAKE_SECRET = "s3cr3t-probe-password"  # the failing job's error carries it; alerts must mask it
 
@@ -50,5 +49,8 @@ def failing():
     fail()
 
 
-defs = Definitions(jobs=[sleeper, quick, failing, housekeeping], sensors=[run_failure_alerts],
-                   resources={**platform_resources(), **operations_resources()})
+defs = Definitions(
+    jobs=[sleeper, quick, failing, housekeeping],
+    sensors=[run_failure_alerts],
+    resources={**platform_resources(), **operations_resources()},
+)

@@ -1,4 +1,5 @@
 """Test harness for the Spark pipelines: their jobs and sensor on a sandbox bucket and database, real drivers."""
+
 from __future__ import annotations
 
 import time
@@ -21,15 +22,24 @@ class SparkHarness(FlinkHarness):
     Kafka, object-store and Dagster plumbing)."""
 
     def __post_init__(self) -> None:
-        self.resources = {**platform_resources(), "spark": spark_resource(), "object_store": self.store,
-                          "postgres": self.postgres}
+        self.resources = {
+            **platform_resources(),
+            "spark": spark_resource(),
+            "object_store": self.store,
+            "postgres": self.postgres,
+        }
         spark = spark_definitions()
         self.defs = Definitions(assets=spark.assets, jobs=spark.jobs, sensors=spark.sensors, resources=self.resources)
 
     def config(self, pipeline: Pipeline = KAFKA_TO_MINIO, **overrides: object) -> dict:
         """The pipeline's config in this sandbox: its own job name (and checkpoint), quick micro-batches."""
-        return {"topic": self.topic, "job_name": self.job_name(pipeline), "trigger_interval": "1 second",
-                "wait_seconds": 300.0, **overrides}
+        return {
+            "topic": self.topic,
+            "job_name": self.job_name(pipeline),
+            "trigger_interval": "1 second",
+            "wait_seconds": 300.0,
+            **overrides,
+        }
 
     def submit(self, pipeline: Pipeline = KAFKA_TO_MINIO, **overrides: object):
         return self.run(START_JOBS[pipeline][0], self.config(pipeline, **overrides))
@@ -41,8 +51,9 @@ class SparkHarness(FlinkHarness):
     def row(self, pipeline: Pipeline = KAFKA_TO_MINIO) -> QueryRow | None:
         return get(self.postgres.url, self.job_name(pipeline))
 
-    def wait_for_status(self, pipeline: Pipeline, status: str, timeout: float = 120.0,
-                        progress: bool = False) -> QueryRow:
+    def wait_for_status(
+        self, pipeline: Pipeline, status: str, timeout: float = 120.0, progress: bool = False
+    ) -> QueryRow:
         """The driver's row once it reports `status` (and, with `progress`, a finished micro-batch's figures)."""
         deadline = time.monotonic() + timeout
         while (row := self.row(pipeline)) is None or row.status != status or (progress and not row.progress):
@@ -52,8 +63,12 @@ class SparkHarness(FlinkHarness):
 
     def tick(self):
         """Evaluate the watching sensor once."""
-        context = build_sensor_context(instance=self.instance, definitions=self.defs, resources=self.resources,
-                                       sensor_name=spark_queries_sensor.name)
+        context = build_sensor_context(
+            instance=self.instance,
+            definitions=self.defs,
+            resources=self.resources,
+            sensor_name=spark_queries_sensor.name,
+        )
         return spark_queries_sensor.evaluate_tick(context)
 
     def cancel_all(self) -> None:

@@ -9,6 +9,7 @@ three compacted topics of the stack's Kafka (replication factor 1). The CDC role
 an environment variable that connector configs reference as ${env:CDC_PG_PASSWORD} (EnvVarConfigProvider, allowed
 to read that variable only): never in an argv, a file, a connector config or the config topic.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,7 +21,8 @@ from pathlib import Path
 from infra.stack.commands import java_binary, run_command
 from infra.stack.config import REPO_ROOT, host_port
 from infra.stack.service import ProcessSpec, Service, StackError, http_get
-from infra.stack.services.kafka import LOG4J2_CONFIG, POM as KAFKA_POM
+from infra.stack.services.kafka import LOG4J2_CONFIG
+from infra.stack.services.kafka import POM as KAFKA_POM
 from resources.settings import setting
 
 POM = REPO_ROOT / "infra" / "connect" / "pom.xml"
@@ -30,8 +32,11 @@ PLUGIN_CLASS = "io.debezium.connector.postgresql.PostgresConnector"
 PASSWORD_VARIABLE = "CDC_PG_PASSWORD"
 GROUP_ID = "lakehouse-connect"
 # The worker's internal topics (connector configs, source offsets, statuses), created by the worker itself.
-INTERNAL_TOPICS = {"config": "lakehouse-connect-configs", "offset": "lakehouse-connect-offsets",
-                   "status": "lakehouse-connect-status"}
+INTERNAL_TOPICS = {
+    "config": "lakehouse-connect-configs",
+    "offset": "lakehouse-connect-offsets",
+    "status": "lakehouse-connect-status",
+}
 
 
 def kafka_version() -> str:
@@ -87,9 +92,20 @@ class Connect(Service):
         shutil.rmtree(staging, ignore_errors=True)
         run_command(
             "connect",
-            ["mvn", "-B", "-q", "-Dstyle.color=never", "-f", str(POM), f"-Dmaven.repo.local={downloads / 'm2'}",
-             f"-Dkafka.version={kafka_version()}", f"-Dconnect.lib={staging / 'lib'}",
-             f"-Dconnect.plugins={staging / 'plugins'}", "dependency:copy-dependencies", "dependency:unpack"],
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-Dstyle.color=never",
+                "-f",
+                str(POM),
+                f"-Dmaven.repo.local={downloads / 'm2'}",
+                f"-Dkafka.version={kafka_version()}",
+                f"-Dconnect.lib={staging / 'lib'}",
+                f"-Dconnect.plugins={staging / 'plugins'}",
+                "dependency:copy-dependencies",
+                "dependency:unpack",
+            ],
             "fetch the Kafka Connect runtime and the Debezium PostgreSQL plugin from Maven Central",
         )
         for target in (self.lib(), self.plugins()):
@@ -127,10 +143,20 @@ class Connect(Service):
     def processes(self) -> list[ProcessSpec]:
         if not self.properties().exists():
             raise StackError("connect: not installed yet (run `lakehouse up --with connect`)")
-        argv = [str(java_binary("connect")), *JVM_OPTS, f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
-                "-cp", f"{self.lib()}/*", MAIN_CLASS, str(self.properties())]
-        return [ProcessSpec(name="connect", argv=argv, cwd=self.dir("data"),
-                            env={PASSWORD_VARIABLE: setting(PASSWORD_VARIABLE)})]
+        argv = [
+            str(java_binary("connect")),
+            *JVM_OPTS,
+            f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+            "-cp",
+            f"{self.lib()}/*",
+            MAIN_CLASS,
+            str(self.properties()),
+        ]
+        return [
+            ProcessSpec(
+                name="connect", argv=argv, cwd=self.dir("data"), env={PASSWORD_VARIABLE: setting(PASSWORD_VARIABLE)}
+            )
+        ]
 
     def healthy(self) -> bool:
         """The worker has joined its cluster (GET /health), answers GET /, and lists the Debezium connector."""

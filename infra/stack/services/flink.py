@@ -10,6 +10,7 @@ Secrets stay in files only the stack's user can read (the conf folder is 0700, i
 the S3 secret, pgpass the Postgres password the JDBC sink's driver reads (PGPASSFILE), so neither is in any SQL,
 process argument list or log.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,8 @@ import zipfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from infra.stack.config import REPO_ROOT, host_port
 from infra.stack.commands import java_binary, run_command
+from infra.stack.config import REPO_ROOT, host_port
 from infra.stack.service import ProcessSpec, Service, StackError, http_get
 from resources.settings import setting
 
@@ -43,24 +44,38 @@ MAIN_CLASS = {
 }
 # env.java.opts.all of Flink's own conf/config.yaml: the JDK 17 module access Flink needs.
 # UTC, so timestamps the JDBC connector hands to Postgres mean the same instant on every machine.
-JAVA_OPTS = ["-XX:+IgnoreUnrecognizedVMOptions", "-Duser.timezone=UTC"] + [
-    f"--add-exports={m}=ALL-UNNAMED"
-    for m in (
-        "java.rmi/sun.rmi.registry",
-        "jdk.compiler/com.sun.tools.javac.api",
-        "jdk.compiler/com.sun.tools.javac.file",
-        "jdk.compiler/com.sun.tools.javac.parser",
-        "jdk.compiler/com.sun.tools.javac.tree",
-        "jdk.compiler/com.sun.tools.javac.util",
-        "java.security.jgss/sun.security.krb5",
-    )
-] + [
-    f"--add-opens=java.base/{p}=ALL-UNNAMED"
-    for p in (
-        "java.lang", "java.net", "java.io", "java.nio", "sun.nio.ch", "java.lang.reflect", "java.text",
-        "java.time", "java.util", "java.util.concurrent", "java.util.concurrent.atomic", "java.util.concurrent.locks",
-    )
-]
+JAVA_OPTS = (
+    ["-XX:+IgnoreUnrecognizedVMOptions", "-Duser.timezone=UTC"]
+    + [
+        f"--add-exports={m}=ALL-UNNAMED"
+        for m in (
+            "java.rmi/sun.rmi.registry",
+            "jdk.compiler/com.sun.tools.javac.api",
+            "jdk.compiler/com.sun.tools.javac.file",
+            "jdk.compiler/com.sun.tools.javac.parser",
+            "jdk.compiler/com.sun.tools.javac.tree",
+            "jdk.compiler/com.sun.tools.javac.util",
+            "java.security.jgss/sun.security.krb5",
+        )
+    ]
+    + [
+        f"--add-opens=java.base/{p}=ALL-UNNAMED"
+        for p in (
+            "java.lang",
+            "java.net",
+            "java.io",
+            "java.nio",
+            "sun.nio.ch",
+            "java.lang.reflect",
+            "java.text",
+            "java.time",
+            "java.util",
+            "java.util.concurrent",
+            "java.util.concurrent.atomic",
+            "java.util.concurrent.locks",
+        )
+    ]
+)
 RESULT_PREFIX = "BASH_JAVA_UTILS_EXEC_RESULT:"
 
 
@@ -94,8 +109,18 @@ def pgpass_line(pg_url: str) -> str:
     def field(value: str) -> str:
         return unquote(value).replace("\\", "\\\\").replace(":", "\\:")
 
-    return ":".join([field(parts.hostname or "127.0.0.1"), str(parts.port or 5432), "*",
-                     field(parts.username or ""), field(parts.password or "")]) + "\n"
+    return (
+        ":".join(
+            [
+                field(parts.hostname or "127.0.0.1"),
+                str(parts.port or 5432),
+                "*",
+                field(parts.username or ""),
+                field(parts.password or ""),
+            ]
+        )
+        + "\n"
+    )
 
 
 def get_json(url: str) -> dict | None:
@@ -105,7 +130,6 @@ def get_json(url: str) -> dict | None:
         return json.loads(body or b"{}") if body is not None else None
     except ValueError:
         return None
-
 
 
 def run(argv: list[str], what: str, **kwargs: object) -> str:
@@ -163,9 +187,19 @@ class Flink(Service):
             return
         build = self.dir("downloads") / "udf-build"
         run(
-            ["mvn", "-B", "-q", "-Dstyle.color=never", "-f", str(UDF / "pom.xml"),
-             f"-Dmaven.repo.local={self.dir('downloads') / 'm2'}", f"-Dflink.version={flink_version()}",
-             f"-Dudf.build.dir={build}", "-Dmaven.test.skip=true", "package"],
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-Dstyle.color=never",
+                "-f",
+                str(UDF / "pom.xml"),
+                f"-Dmaven.repo.local={self.dir('downloads') / 'm2'}",
+                f"-Dflink.version={flink_version()}",
+                f"-Dudf.build.dir={build}",
+                "-Dmaven.test.skip=true",
+                "package",
+            ],
             "build the platform's Flink SQL functions (infra/flink/udf)",
         )
         partial = jar.with_name(UDF_JAR + ".partial")
@@ -177,10 +211,22 @@ class Flink(Service):
         downloads, version = self.dir("downloads"), flink_version()
         pkgs = downloads / "pkgs"
         run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-             # bin/ and conf/ are the same in every wheel of apache-flink: take one fixed platform's.
-             "--python-version", "3.11", "--platform", "manylinux2014_x86_64",
-             *(f"{p}=={version}" for p in PYPI_PACKAGES), "-d", str(pkgs)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                # bin/ and conf/ are the same in every wheel of apache-flink: take one fixed platform's.
+                "--python-version",
+                "3.11",
+                "--platform",
+                "manylinux2014_x86_64",
+                *(f"{p}=={version}" for p in PYPI_PACKAGES),
+                "-d",
+                str(pkgs),
+            ],
             "download the Flink distribution from PyPI",
         )
         staging = downloads / f"flink-{version}.partial"
@@ -193,8 +239,17 @@ class Flink(Service):
             raise StackError(f"flink: no one distribution (bin/, lib/flink-dist-*.jar) in the wheels in {staging}")
         root = roots[0]
         run(
-            ["mvn", "-B", "-q", "-Dstyle.color=never", "-f", str(POM), f"-Dmaven.repo.local={downloads / 'm2'}",
-             f"-Dflink.home={root}", "dependency:copy"],
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-Dstyle.color=never",
+                "-f",
+                str(POM),
+                f"-Dmaven.repo.local={downloads / 'm2'}",
+                f"-Dflink.home={root}",
+                "dependency:copy",
+            ],
             "fetch the SQL Gateway, Kafka and JDBC connectors, Postgres driver and S3 plugin jars from Maven Central",
         )
         for script in (root / "bin").iterdir():
@@ -214,10 +269,16 @@ class Flink(Service):
         rest_host, rest_port = host_port(self.cfg.flink_rest_url, 8081)
         gateway_host, gateway_port = host_port(self.cfg.flink_sql_gateway_url, 8083)
         values = {
-            "rpc_host": RPC_HOST, "rpc_port": rpc_port(), "rest_host": rest_host, "rest_port": rest_port,
-            "gateway_host": gateway_host, "gateway_port": gateway_port,
-            "s3_endpoint": self.cfg.s3_endpoint, "s3_region": self.cfg.s3_region,
-            "s3_access_key": self.cfg.s3_access_key, "s3_secret_key": self.cfg.s3_secret_key,
+            "rpc_host": RPC_HOST,
+            "rpc_port": rpc_port(),
+            "rest_host": rest_host,
+            "rest_port": rest_port,
+            "gateway_host": gateway_host,
+            "gateway_port": gateway_port,
+            "s3_endpoint": self.cfg.s3_endpoint,
+            "s3_region": self.cfg.s3_region,
+            "s3_access_key": self.cfg.s3_access_key,
+            "s3_secret_key": self.cfg.s3_secret_key,
             "checkpoints": f"s3://{self.cfg.s3_bucket}/flink/checkpoints",
             "savepoints": f"s3://{self.cfg.s3_bucket}/flink/savepoints",
             "tmp_dir": str(data / "tmp"),
@@ -241,12 +302,22 @@ class Flink(Service):
         settings = {}
         for role, command in (("jobmanager", "GET_JM_RESOURCE_PARAMS"), ("taskmanager", "GET_TM_RESOURCE_PARAMS")):
             output = run(
-                [str(java_binary("flink")), "-classpath", classpath, "org.apache.flink.runtime.util.bash.BashJavaUtils",
-                 command, "--configDir", str(conf)],
+                [
+                    str(java_binary("flink")),
+                    "-classpath",
+                    classpath,
+                    "org.apache.flink.runtime.util.bash.BashJavaUtils",
+                    command,
+                    "--configDir",
+                    str(conf),
+                ],
                 f"compute the {role} memory settings",
             )
-            results = [line.removeprefix(RESULT_PREFIX).split() for line in output.splitlines()
-                       if line.startswith(RESULT_PREFIX)]
+            results = [
+                line.removeprefix(RESULT_PREFIX).split()
+                for line in output.splitlines()
+                if line.startswith(RESULT_PREFIX)
+            ]
             if len(results) != 2:
                 raise StackError(f"flink: unexpected output computing the {role} memory settings:\n{output[-2000:]}")
             settings[role] = {"jvm": results[0], "dynamic": results[1]}
@@ -262,20 +333,28 @@ class Flink(Service):
         lib = sorted((home / "lib").glob("*.jar"), key=lambda jar: (jar.name.startswith("flink-dist"), jar.name))
         gateway_jars = [*(home / "opt").glob("flink-sql-gateway-*.jar"), *(home / "opt").glob("flink-python-*.jar")]
         env = {
-            "FLINK_HOME": str(home), "FLINK_CONF_DIR": str(conf), "FLINK_LIB_DIR": str(home / "lib"),
-            "FLINK_OPT_DIR": str(home / "opt"), "FLINK_PLUGINS_DIR": str(home / "plugins"),
-            "FLINK_LOG_DIR": str(logs), "JAVA_HOME": str(java.parent.parent),
+            "FLINK_HOME": str(home),
+            "FLINK_CONF_DIR": str(conf),
+            "FLINK_LIB_DIR": str(home / "lib"),
+            "FLINK_OPT_DIR": str(home / "opt"),
+            "FLINK_PLUGINS_DIR": str(home / "plugins"),
+            "FLINK_LOG_DIR": str(logs),
+            "JAVA_HOME": str(java.parent.parent),
             # The JDBC sink's Postgres driver reads the password here, never from the SQL (assets/flink/pipelines.py).
             "PGPASSFILE": str(conf / "pgpass"),
         }
 
         def spec(name: str, jvm: list[str], jars: list[Path], args: list[str]) -> ProcessSpec:
             argv = [
-                str(java), *JAVA_OPTS, *jvm,
+                str(java),
+                *JAVA_OPTS,
+                *jvm,
                 f"-Dlog.file={logs / name}.log",
                 f"-Dlog4j.configurationFile=file:{conf / 'log4j-console.properties'}",
-                "-classpath", ":".join(map(str, jars)),
-                MAIN_CLASS[name], *args,
+                "-classpath",
+                ":".join(map(str, jars)),
+                MAIN_CLASS[name],
+                *args,
             ]
             return ProcessSpec(name=name, argv=argv, env=env, cwd=home)
 

@@ -3,6 +3,7 @@
 The broker and its runtime dependencies come from Maven Central (infra/kafka/pom.xml pins every version), copied
 into one lib/ folder; the process is the JVM itself (kafka.Kafka), logging to stdout (infra/kafka/log4j2.properties).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +14,8 @@ from pathlib import Path
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from infra.stack.config import REPO_ROOT, host_port
 from infra.stack.commands import java_binary, run_command
+from infra.stack.config import REPO_ROOT, host_port
 from infra.stack.service import ProcessSpec, Service, StackError
 
 KAFKA_FILES = REPO_ROOT / "infra" / "kafka"
@@ -25,11 +26,6 @@ JVM_OPTS = ["-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.hea
 # topic is created here as Debezium would (one partition keeps it in commit order), so that bronze's sensor finds
 # it before the connector has first run (docs/cdc.md).
 DEFAULT_TOPICS: dict[str, int] = {"lab-events": 2, "orders": 3, "dbserver1.app.orders": 1}
-
-
-
-
-
 
 
 def run(argv: list[str], what: str, **kwargs: object) -> str:
@@ -83,8 +79,17 @@ class Kafka(Service):
         staging = downloads / "lib.partial"
         shutil.rmtree(staging, ignore_errors=True)
         run(
-            ["mvn", "-B", "-q", "-Dstyle.color=never", "-f", str(POM), f"-Dmaven.repo.local={downloads / 'm2'}",
-             f"-Dkafka.lib={staging}", "dependency:copy-dependencies"],
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-Dstyle.color=never",
+                "-f",
+                str(POM),
+                f"-Dmaven.repo.local={downloads / 'm2'}",
+                f"-Dkafka.lib={staging}",
+                "dependency:copy-dependencies",
+            ],
             "fetch the Kafka broker jars from Maven Central",
         )
         shutil.rmtree(lib, ignore_errors=True)
@@ -124,17 +129,35 @@ class Kafka(Service):
             output = run([java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"], "generate a cluster id")
             id_file.write_text(output.strip().splitlines()[-1] + "\n")
         run(
-            [java, f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}", "-cp", classpath, "kafka.tools.StorageTool",
-             "format", "--config", str(self.properties()), "--cluster-id", id_file.read_text().strip(),
-             "--standalone", "--ignore-formatted"],
+            [
+                java,
+                f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "--config",
+                str(self.properties()),
+                "--cluster-id",
+                id_file.read_text().strip(),
+                "--standalone",
+                "--ignore-formatted",
+            ],
             "format the Kafka storage",
         )
 
     def processes(self) -> list[ProcessSpec]:
         if not self.properties().exists():
             raise StackError("kafka: not installed yet (run `lakehouse up`)")
-        argv = [str(java_binary("kafka")), *JVM_OPTS, f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
-                "-cp", f"{self.lib()}/*", "kafka.Kafka", str(self.properties())]
+        argv = [
+            str(java_binary("kafka")),
+            *JVM_OPTS,
+            f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+            "-cp",
+            f"{self.lib()}/*",
+            "kafka.Kafka",
+            str(self.properties()),
+        ]
         return [ProcessSpec(name="kafka", argv=argv, cwd=self.dir("data"))]
 
     def _admin(self) -> AdminClient:

@@ -4,13 +4,14 @@ Trust authentication on the Unix socket (in a 0700 folder only root and postgres
 over TCP. bootstrap() creates PG_URL's role and database plus the `dagster` database, then applies the schema
 migrations (resources/migrations.py) as that role.
 """
+
 from __future__ import annotations
 
 import os
 import pwd
 import shutil
-import stat
 import signal
+import stat
 from pathlib import Path
 
 import psycopg
@@ -18,8 +19,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from infra.app import prepare_database
-from infra.stack.config import host_port
 from infra.stack.commands import run_command
+from infra.stack.config import host_port
 from infra.stack.service import ProcessSpec, Service, StackError
 from resources.migrations import apply_migrations
 from resources.settings import setting
@@ -33,8 +34,6 @@ SOCKET_PATH_MAX = 107  # sun_path limit, including the socket's file name
 # Server options beyond the defaults. wal_level=logical: Debezium reads the application database's changes through
 # logical decoding (docs/cdc.md); it takes a restart, which `up` does once for a server started without it.
 SERVER_SETTINGS = {"wal_level": "logical"}
-
-
 
 
 def as_os_user() -> dict[str, object]:
@@ -51,10 +50,10 @@ def server_versions() -> dict[int, Path]:
     return found
 
 
-
 def run(argv: list[str], what: str, **kwargs: object) -> str:
     """run_command for this service."""
     return run_command("postgres", argv, what, **kwargs)
+
 
 class Postgres(Service):
     """The platform's Postgres: gold tables, dashboard views and Dagster's storage."""
@@ -77,7 +76,9 @@ class Postgres(Service):
         parts = conninfo_to_dict(self.cfg.pg_url)
         missing = [k for k in ("user", "password", "dbname") if not parts.get(k)]
         if missing:
-            raise StackError(f"postgres: PG_URL must name a {', '.join(missing)} (postgresql://USER:PASSWORD@HOST:PORT/DB)")
+            raise StackError(
+                f"postgres: PG_URL must name a {', '.join(missing)} (postgresql://USER:PASSWORD@HOST:PORT/DB)"
+            )
         return {k: str(parts[k]) for k in ("user", "password", "dbname")}
 
     def cluster(self) -> Path:
@@ -112,8 +113,10 @@ class Postgres(Service):
         try:
             pwd.getpwnam(OS_USER)
         except KeyError:
-            run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", OS_USER],
-                "create the postgres OS user")
+            run(
+                ["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", OS_USER],
+                "create the postgres OS user",
+            )
         root, sockets = self.dir("data"), self.sockets()
         _check_reachable(root)
         if len(str(sockets / ".s.PGSQL.65535")) > SOCKET_PATH_MAX:
@@ -131,8 +134,10 @@ class Postgres(Service):
         run(["apt-get", "update"], "refresh the apt package lists", env=APT_ENV)
         run(["apt-get", "install", "-y", "postgresql-common"], "install postgresql-common", env=APT_ENV)
         # Keep the package from creating and starting its own cluster on our port.
-        run(["pg_conftool", "/etc/postgresql-common/createcluster.conf", "set", "create_main_cluster", "false"],
-            "disable the package's default cluster")
+        run(
+            ["pg_conftool", "/etc/postgresql-common/createcluster.conf", "set", "create_main_cluster", "false"],
+            "disable the package's default cluster",
+        )
         run(["apt-get", "install", "-y", "postgresql"], "install postgresql", env=APT_ENV)
 
     def _initdb(self) -> None:
@@ -140,9 +145,20 @@ class Postgres(Service):
         cluster, scratch = self.cluster(), self.cluster().with_name("pgdata.partial")
         shutil.rmtree(scratch, ignore_errors=True)
         run(
-            [str(self.bindir() / "initdb"), "-D", str(scratch), "-U", SUPERUSER, "--auth-local=trust",
-             "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-locale"],
-            f"create the database cluster (the {OS_USER} OS user must be able to reach {scratch.parent})", cwd=scratch.parent, **as_os_user(),
+            [
+                str(self.bindir() / "initdb"),
+                "-D",
+                str(scratch),
+                "-U",
+                SUPERUSER,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--no-locale",
+            ],
+            f"create the database cluster (the {OS_USER} OS user must be able to reach {scratch.parent})",
+            cwd=scratch.parent,
+            **as_os_user(),
         )
         shutil.rmtree(cluster, ignore_errors=True)
         scratch.rename(cluster)
@@ -150,16 +166,35 @@ class Postgres(Service):
     def processes(self) -> list[ProcessSpec]:
         host, port = self.host_port()
         settings = [arg for key, value in SERVER_SETTINGS.items() for arg in ("-c", f"{key}={value}")]
-        argv = [str(self.bindir() / "postgres"), "-D", str(self.cluster()), "-c", f"listen_addresses={host}",
-                *settings, "-p", str(port), "-k", str(self.sockets())]
+        argv = [
+            str(self.bindir() / "postgres"),
+            "-D",
+            str(self.cluster()),
+            "-c",
+            f"listen_addresses={host}",
+            *settings,
+            "-p",
+            str(port),
+            "-k",
+            str(self.sockets()),
+        ]
         # SIGINT is Postgres's "fast" shutdown: it ends client sessions (Dagster keeps some open) and checkpoints.
-        return [ProcessSpec(name="postgres", argv=argv, cwd=self.cfg.data / self.name, user=OS_USER,
-                            stop_signal=signal.SIGINT)]
+        return [
+            ProcessSpec(
+                name="postgres", argv=argv, cwd=self.cfg.data / self.name, user=OS_USER, stop_signal=signal.SIGINT
+            )
+        ]
 
     def superuser(self, dbname: str = "postgres") -> psycopg.Connection:
         """An autocommit connection as the superuser over the Unix socket."""
-        return psycopg.connect(host=str(self.sockets()), port=self.host_port()[1], user=SUPERUSER, dbname=dbname,
-                               autocommit=True, connect_timeout=3)
+        return psycopg.connect(
+            host=str(self.sockets()),
+            port=self.host_port()[1],
+            user=SUPERUSER,
+            dbname=dbname,
+            autocommit=True,
+            connect_timeout=3,
+        )
 
     def healthy(self) -> bool:
         try:
@@ -171,8 +206,10 @@ class Postgres(Service):
     def stale(self) -> bool:
         """The server runs without one of SERVER_SETTINGS (started before it was added): up restarts it."""
         with self.superuser() as conn:
-            return any(conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(key))).fetchone()[0] != value
-                       for key, value in SERVER_SETTINGS.items())
+            return any(
+                conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(key))).fetchone()[0] != value
+                for key, value in SERVER_SETTINGS.items()
+            )
 
     def bootstrap(self) -> None:
         """Create (or update the password of) PG_URL's role, its database and `dagster`; apply the migrations;
@@ -189,8 +226,9 @@ class Postgres(Service):
                 # Only the owner may connect: the CDC role (a REPLICATION role) must not decode the lake's databases.
                 conn.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(sql.Identifier(dbname)))
         apply_migrations(self.cfg.pg_url)
-        prepare_database(self.superuser, setting("SHOP_DATABASE"), login["user"], setting("CDC_PG_USER"),
-                         setting("CDC_PG_PASSWORD"))
+        prepare_database(
+            self.superuser, setting("SHOP_DATABASE"), login["user"], setting("CDC_PG_USER"), setting("CDC_PG_PASSWORD")
+        )
 
 
 def _check_reachable(path: Path) -> None:

@@ -4,6 +4,7 @@ infra/s3/minio.version pins the module and version; `go install` builds it with 
 module and build caches) and the binary under downloads/s3. The server keeps its objects under data/s3/drive,
 listens on S3_ENDPOINT's host and port and serves its web console on the next port (9001 by default).
 """
+
 from __future__ import annotations
 
 import os
@@ -84,7 +85,9 @@ class S3(Service):
             raise StackError(f"s3: could not build the MinIO server: {shlex.join(argv)}: {exc}") from exc
         if done.returncode != 0 or not self.binary().exists():
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-25:])
-            raise StackError(f"s3: could not build the MinIO server (exit {done.returncode}): {shlex.join(argv)}\n{tail}")
+            raise StackError(
+                f"s3: could not build the MinIO server (exit {done.returncode}): {shlex.join(argv)}\n{tail}"
+            )
 
     def processes(self) -> list[ProcessSpec]:
         if not self.binary().exists():
@@ -92,8 +95,15 @@ class S3(Service):
         (host, port), (_, console_port) = self.api(), self.console()
         drive = self.dir("data") / "drive"
         drive.mkdir(exist_ok=True)
-        argv = [str(self.binary()), "server", "--address", f"{host}:{port}",
-                "--console-address", f"{host}:{console_port}", str(drive)]
+        argv = [
+            str(self.binary()),
+            "server",
+            "--address",
+            f"{host}:{port}",
+            "--console-address",
+            f"{host}:{console_port}",
+            str(drive),
+        ]
         env = {
             "MINIO_ROOT_USER": self.cfg.s3_access_key,
             "MINIO_ROOT_PASSWORD": self.cfg.s3_secret_key,
@@ -109,8 +119,13 @@ class S3(Service):
             aws_access_key_id=self.cfg.s3_access_key,
             aws_secret_access_key=self.cfg.s3_secret_key,
             region_name=self.cfg.s3_region,
-            config=Config(s3={"addressing_style": "path"}, signature_version="s3v4",
-                          connect_timeout=1, read_timeout=3, retries={"max_attempts": 1}),
+            config=Config(
+                s3={"addressing_style": "path"},
+                signature_version="s3v4",
+                connect_timeout=1,
+                read_timeout=3,
+                retries={"max_attempts": 1},
+            ),
         )
 
     def healthy(self) -> bool:
@@ -124,8 +139,11 @@ class S3(Service):
     def bootstrap(self) -> None:
         """Create S3_BUCKET unless it exists."""
         client, bucket = self._client(), self.cfg.s3_bucket
-        kwargs = {} if self.cfg.s3_region == "us-east-1" else {
-            "CreateBucketConfiguration": {"LocationConstraint": self.cfg.s3_region}}
+        kwargs = (
+            {}
+            if self.cfg.s3_region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": self.cfg.s3_region}}
+        )
         try:
             client.create_bucket(Bucket=bucket, **kwargs)
         except ClientError as exc:

@@ -12,6 +12,7 @@ logs/spark-<job>.log (`lakehouse logs spark`) and leave a pid file under run/ li
 short is replayed from the checkpoint at the next start). No port is taken: the Spark UI is off unless SPARK_UI_PORT
 is set.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -73,7 +74,9 @@ class Spark(Service):
 
     def version(self) -> str:
         """pyspark's pinned version (requirements.txt)."""
-        pins = [line.split("==", 1)[1] for line in REQUIREMENTS.read_text().splitlines() if line.startswith("pyspark==")]
+        pins = [
+            line.split("==", 1)[1] for line in REQUIREMENTS.read_text().splitlines() if line.startswith("pyspark==")
+        ]
         return pins[0] if pins else "?"
 
     def venv(self) -> Path:
@@ -103,14 +106,24 @@ class Spark(Service):
         names = [p.name for p in self.jars().glob("*.jar")] if self.jars().is_dir() else []
         return all(any(n.startswith(prefix) for n in names) for prefix in REQUIRED_JARS)
 
-
     def _fetch_jars(self) -> None:
         downloads = self.dir("downloads")
         staging = downloads / "jars.partial"
         shutil.rmtree(staging, ignore_errors=True)
-        run(["mvn", "-B", "-q", "-Dstyle.color=never", "-f", str(POM), f"-Dmaven.repo.local={downloads / 'm2'}",
-             f"-Dspark.jars={staging}", "dependency:copy-dependencies"],
-            "fetch the Kafka source and S3A for Spark from Maven Central")
+        run(
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-Dstyle.color=never",
+                "-f",
+                str(POM),
+                f"-Dmaven.repo.local={downloads / 'm2'}",
+                f"-Dspark.jars={staging}",
+                "dependency:copy-dependencies",
+            ],
+            "fetch the Kafka source and S3A for Spark from Maven Central",
+        )
         shutil.rmtree(self.jars(), ignore_errors=True)
         staging.rename(self.jars())
 
@@ -120,8 +133,12 @@ class Spark(Service):
     def healthy(self) -> bool:
         """Installed, and a driver started here passed the smoke test with this installation."""
         smoke = self.cfg.data / self.name / ".smoke"
-        return (self.python().exists() and self._jars_present() and smoke.exists()
-                and smoke.read_text() == self.fingerprint())
+        return (
+            self.python().exists()
+            and self._jars_present()
+            and smoke.exists()
+            and smoke.read_text() == self.fingerprint()
+        )
 
     def prepare(self) -> None:
         """Start a driver once per installation: it must read Kafka and write and read an object via s3a://."""
@@ -129,13 +146,23 @@ class Spark(Service):
         if smoke.exists() and smoke.read_text() == self.fingerprint():
             return
         java_home = Path(java_binary("spark")).parents[1]
-        run([str(self.python()), "-c", SMOKE_TEST], "start a Spark driver that reads Kafka and writes to s3a://",
+        run(
+            [str(self.python()), "-c", SMOKE_TEST],
+            "start a Spark driver that reads Kafka and writes to s3a://",
             cwd=self.dir("data"),
-            env={**os.environ, "JAVA_HOME": str(java_home), "SPARK_LOCAL_IP": "127.0.0.1",
-                 "PYSPARK_PYTHON": str(self.python()),
-                 "SMOKE_JARS": str(self.jars()), "SMOKE_S3_ENDPOINT": self.cfg.s3_endpoint,
-                 "SMOKE_S3_REGION": self.cfg.s3_region, "SMOKE_BUCKET": self.cfg.s3_bucket,
-                 "SMOKE_KAFKA": self.cfg.kafka_bootstrap,
-                 # S3A's EnvironmentVariableCredentialsProvider: the keys never enter Spark's configuration.
-                 "AWS_ACCESS_KEY_ID": self.cfg.s3_access_key, "AWS_SECRET_ACCESS_KEY": self.cfg.s3_secret_key})
+            env={
+                **os.environ,
+                "JAVA_HOME": str(java_home),
+                "SPARK_LOCAL_IP": "127.0.0.1",
+                "PYSPARK_PYTHON": str(self.python()),
+                "SMOKE_JARS": str(self.jars()),
+                "SMOKE_S3_ENDPOINT": self.cfg.s3_endpoint,
+                "SMOKE_S3_REGION": self.cfg.s3_region,
+                "SMOKE_BUCKET": self.cfg.s3_bucket,
+                "SMOKE_KAFKA": self.cfg.kafka_bootstrap,
+                # S3A's EnvironmentVariableCredentialsProvider: the keys never enter Spark's configuration.
+                "AWS_ACCESS_KEY_ID": self.cfg.s3_access_key,
+                "AWS_SECRET_ACCESS_KEY": self.cfg.s3_secret_key,
+            },
+        )
         smoke.write_text(self.fingerprint())

@@ -10,6 +10,7 @@ Secrets (the admin password, the secret key, the metadata URI with PG_URL's pass
 only through their environment, never their argv; the files that hold or derive from them are 0600 in a 0700
 folder.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -116,12 +117,14 @@ class Superset(Service):
         credentials = f"{quote(login['user'], safe='')}:{quote(login['password'], safe='')}"
         return f"postgresql://{credentials}@{host}:{port}/{METADATA_DB}"
 
-
     def set_admin(self, user: str, password: str) -> None:
         """Create the admin user `user`, or set its password, through Superset's Python API (set_admin.py): the
         password goes in the environment, where `superset fab create-admin --password` would show it in argv."""
-        run([str(self.python()), str(SET_ADMIN)], f"create the admin user {user} or set its password",
-            env={**os.environ, **self.env(), "SUPERSET_ADMIN_USER": user, "SUPERSET_ADMIN_PASSWORD": password})
+        run(
+            [str(self.python()), str(SET_ADMIN)],
+            f"create the admin user {user} or set its password",
+            env={**os.environ, **self.env(), "SUPERSET_ADMIN_USER": user, "SUPERSET_ADMIN_PASSWORD": password},
+        )
 
     def _superset(self, args: list[str], what: str) -> str:
         return run([str(self.venv() / "bin" / "superset"), *args], what, env={**os.environ, **self.env()})
@@ -147,10 +150,26 @@ class Superset(Service):
 
     def processes(self) -> list[ProcessSpec]:
         host, port = self.ports()[0]
-        argv = [str(self.python()), "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
-                "--worker-class", "gthread", "--threads", "8", "--timeout", "120",
-                # gunicorn drops idle keep-alive connections after 2 s by default, racing clients that pause.
-                "--keep-alive", "65", "--no-control-socket", "superset.app:create_app()"]
+        argv = [
+            str(self.python()),
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "8",
+            "--timeout",
+            "120",
+            # gunicorn drops idle keep-alive connections after 2 s by default, racing clients that pause.
+            "--keep-alive",
+            "65",
+            "--no-control-socket",
+            "superset.app:create_app()",
+        ]
         return [ProcessSpec(name="superset", argv=argv, env=self.env(), cwd=self.dir("data"))]
 
     def healthy(self) -> bool:
