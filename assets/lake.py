@@ -1,4 +1,5 @@
-"""Every asset of the lake, built from configuration."""
+"""The Kafka topics and their bronze assets, built from BRONZE_TOPICS (the models, dashboard and engines have their
+own packages under assets/)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """`lakehouse`: manage the local stack and feed it events.
 
-lakehouse up [--with flink]   install what is missing, start, wait for health, print a table
+lakehouse up [--with flink,superset,connect,spark]
+                              install what is missing, start, wait for health, print a table
 lakehouse down                stop the processes the launcher started
 lakehouse status              the table again
 lakehouse logs SERVICE        the service's log files (-n lines, -f to follow)
