@@ -52,6 +52,7 @@ PRELOAD = [
     "jinja2",
     "yaml",
 ]
+FORK_SERVER_SIGNALS = "orchestration.fork_server_signals"  # first in every fork server's preload list
 SOURCE_SUFFIXES = (".py", ".sql", ".yml", ".yaml", ".json", ".j2")
 _STARTED_PROCESS = "Started process for run (pid: "
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -96,10 +97,13 @@ def code_fingerprint(root: str) -> int:
 
 
 def _execute_run(run_id: str, instance_ref: InstanceRef) -> None:
-    """A warm worker's body: what `dagster api execute_run` does with the run, in this forked process."""
+    """A warm worker's body: what `dagster api execute_run` does with the run, in this forked process, holding
+    interrupts as that command does until the run's steps can handle them (a Ctrl-C then fails the run instead of
+    leaving it STARTING). The worker starts with Ctrl-C ignored (`fork_server_signals`) until then."""
     from dagster._cli.api import _execute_run_command_body
+    from dagster._utils.interrupts import capture_interrupts
 
-    with DagsterInstance.from_ref(instance_ref) as instance:
+    with capture_interrupts(), DagsterInstance.from_ref(instance_ref) as instance:
         _execute_run_command_body(run_id, instance, write_stream_fn=lambda _event: None, set_exit_code_on_failure=False)
 
 
@@ -151,7 +155,7 @@ class LocalWorkerRunLauncher(DefaultRunLauncher):
     def _warm_context(self, module: str | None, working_directory: str | None) -> Any:
         """The fork-server context, its server (re)started with the libraries and the code location preloaded
         whenever the code location or its source files changed."""
-        preload = [*self.preload, *([module] if module else [])]
+        preload = [FORK_SERVER_SIGNALS, *self.preload, *([module] if module else [])]
         served = (tuple(preload), working_directory, code_fingerprint(working_directory) if working_directory else None)
         with self._lock:
             return self._serve(preload, working_directory, served)

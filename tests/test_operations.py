@@ -22,7 +22,7 @@ from dagster import DagsterEventType
 from infra.stack import stack
 from infra.stack.config import REPO_ROOT
 from infra.stack.sandbox import sandbox
-from orchestration.run_launcher import process_started_at
+from orchestration.run_launcher import LocalWorkerRunLauncher, process_started_at
 from tests.support.dagster_dev import (
     MARKER,
     DagsterApi,
@@ -107,6 +107,17 @@ def test_warm_workers_are_forked_served_fresh_code_and_can_be_terminated(core_st
             assert process_started_at(pid) is None, "the terminated run's worker is gone"
     assert servers[0] == servers[1], "unchanged code: the same fork server serves the next run"
     assert servers[2] != servers[1], "changed code: a fork server started afresh"
+
+
+def test_a_warm_worker_starts_with_ctrl_c_ignored_until_it_holds_interrupts():
+    """Ctrl-C reaches every process of the terminal's group, a worker forked that instant too: it must not die
+    before it holds interrupts (its run would stay STARTING). A worker that raises SIGINT at its first instruction
+    lives on (exit 0); one that started with Python's default handler would die of KeyboardInterrupt (exit 1)."""
+    context = LocalWorkerRunLauncher(preload=[])._warm_context(None, None)
+    worker = context.Process(target=signal.raise_signal, args=(signal.SIGINT,))
+    worker.start()
+    worker.join(timeout=60)
+    assert worker.exitcode == 0
 
 
 class _Hook(BaseHTTPRequestHandler):
