@@ -48,6 +48,7 @@ from assets.bronze import (
     read_topic_id,
     read_watermarks,
     run_key,
+    wait_for_new_records,
 )
 from resources.bronze import BronzeSettings
 from resources.kafka import KafkaResource
@@ -162,37 +163,22 @@ def bronze_sensor(spec: TopicSpec, bronze: AssetsDefinition, job, interval_s: in
         topic_id = read_topic_id(kafka, spec.topic)
         memory = _memory(context.cursor)
         cancel_unlaunched(context.instance, job.name, settings.stale_run_seconds)
-        active, busy = in_flight(context.instance, job.name, op_name, topic_id)  # before the ledger: see docs
-        events: list = []
-        with postgres.connect(autocommit=True) as conn:
-            if not ledger.has_topic(conn, topic_id):
-                events += _first_sight(context, conn, spec, topic_id, memory)
-            legacy = legacy_cursor(context.cursor) if memory.get("legacy") else {}  # parsed once, not per partition
-            start = {p: legacy.get(p, wm.low) for p, wm in marks.items()}
-            state = ledger.load(conn, spec.topic, topic_id, start)
-            gaps = open_gaps(state, busy)
-            retries = memory.setdefault("retries", {})
-            for key in [k for k in retries if not _still_open(k, state)]:
-                del retries[key]
-            due, now = {}, time.time()
-            for p, holes in gaps.items():
-                for s, e in holes:
-                    entry = retries.setdefault(f"{p}:{s}", {"attempt": 0, "at": 0.0, "end": e})
-                    entry["end"] = e
-                    if entry["attempt"] == 0 or now - entry["at"] >= backoff_s(entry["attempt"], settings):
-                        due.setdefault(p, []).append((s, e))
-            room = max(0, min(settings.max_runs_per_tick, settings.max_runs_in_flight - active))
-            cap = records_per_run(context.instance, bronze, settings)
-            lows = {p: wm.low for p, wm in marks.items()}
-            retry_batches = plan_batches(due, lows, cap, room)
-            fresh = {
-                p: [(state[p].requested_to, wm.high)] for p, wm in marks.items() if wm.high > state[p].requested_to
-            }
-            new_batches = plan_batches(fresh, lows, cap, room - len(retry_batches))
-            requests = [_request(spec, op_name, topic_id, b, _attempt(b, retries, now)) for b in retry_batches]
-            requests += [_request(spec, op_name, topic_id, b, 1) for b in new_batches]
-            ends = {p: max(r[p][1] for r in new_batches if p in r) for p in {p for r in new_batches for p in r}}
-            ledger.mark_requested(conn, topic_id, ends)
+        wait_s = settings.sensor_wait_seconds
+        while True:
+            active, busy = in_flight(context.instance, job.name, op_name, topic_id)  # before the ledger: see docs
+            with postgres.connect(autocommit=True) as conn:
+                events = (
+                    _first_sight(context, conn, spec, topic_id, memory) if not ledger.has_topic(conn, topic_id) else []
+                )
+                requests = _plan(context, conn, spec, bronze, op_name, topic_id, marks, busy, active, memory, settings)
+            if requests or events or active >= settings.max_runs_in_flight or wait_s <= 0:
+                break
+            # Nothing to do: wait here for the next record (Dagster ticks a sensor at most every 5 s), once.
+            newer = wait_for_new_records(kafka, spec.topic, marks, wait_s)
+            if newer == marks:
+                break
+            marks, wait_s = newer, 0
+        retries = memory["retries"]
         signature = sorted(retries)
         if signature != memory.get("reported"):
             events.append(_gap_check(bronze_asset_key(spec), retries, spec.topic))
@@ -217,6 +203,48 @@ def _memory(cursor: str | None) -> dict:
     if cursor and legacy_cursor(cursor):
         return {"legacy": True}
     return json.loads(cursor) if cursor else {}
+
+
+def _plan(
+    context: SensorEvaluationContext,
+    conn,
+    spec: TopicSpec,
+    bronze: AssetsDefinition,
+    op_name: str,
+    topic_id: str,
+    marks: dict,
+    busy: dict[int, list],
+    active: int,
+    memory: dict,
+    settings: BronzeSettings,
+) -> list[RunRequest]:
+    """The tick's run requests: failed ranges whose backoff is over first, then new offsets, as far as the runs
+    in flight leave room; new offsets are marked requested in the ledger (in the caller's connection)."""
+    legacy = legacy_cursor(context.cursor) if memory.get("legacy") else {}  # parsed once, not per partition
+    start = {p: legacy.get(p, wm.low) for p, wm in marks.items()}
+    state = ledger.load(conn, spec.topic, topic_id, start)
+    gaps = open_gaps(state, busy)
+    retries = memory.setdefault("retries", {})
+    for key in [k for k in retries if not _still_open(k, state)]:
+        del retries[key]
+    due, now = {}, time.time()
+    for p, holes in gaps.items():
+        for s, e in holes:
+            entry = retries.setdefault(f"{p}:{s}", {"attempt": 0, "at": 0.0, "end": e})
+            entry["end"] = e
+            if entry["attempt"] == 0 or now - entry["at"] >= backoff_s(entry["attempt"], settings):
+                due.setdefault(p, []).append((s, e))
+    room = max(0, min(settings.max_runs_per_tick, settings.max_runs_in_flight - active))
+    cap = records_per_run(context.instance, bronze, settings)
+    lows = {p: wm.low for p, wm in marks.items()}
+    retry_batches = plan_batches(due, lows, cap, room)
+    fresh = {p: [(state[p].requested_to, wm.high)] for p, wm in marks.items() if wm.high > state[p].requested_to}
+    new_batches = plan_batches(fresh, lows, cap, room - len(retry_batches))
+    requests = [_request(spec, op_name, topic_id, b, _attempt(b, retries, now)) for b in retry_batches]
+    requests += [_request(spec, op_name, topic_id, b, 1) for b in new_batches]
+    ends = {p: max(r[p][1] for r in new_batches if p in r) for p in {p for r in new_batches for p in r}}
+    ledger.mark_requested(conn, topic_id, ends)
+    return requests
 
 
 def _first_sight(context: SensorEvaluationContext, conn, spec: TopicSpec, topic_id: str, memory: dict) -> list:

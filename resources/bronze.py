@@ -13,6 +13,12 @@ class BronzeSettings(ConfigurableResource):
     max_records: int = Field(100_000, description="Records per run (BRONZE_MAX_RECORDS)")
     max_bytes: int = Field(64 * 1024 * 1024, description="Kafka payload bytes per run (BRONZE_MAX_BYTES)")
     max_message_bytes: int = Field(1024 * 1024, description="Larger records are quarantined as oversized")
+    sensor_wait_seconds: float = Field(
+        4.0,
+        description="A sensor tick that finds nothing new waits this long for the next record, so it is requested "
+        "a moment after it arrives rather than at the next tick (Dagster ticks a sensor at most every 5 s); 0: "
+        "return at once (BRONZE_SENSOR_WAIT_SECONDS)",
+    )
     max_runs_per_tick: int = Field(10, description="Runs one sensor tick may request")
     max_runs_in_flight: int = Field(8, description="Queued or running runs per topic before the sensor waits")
     lag_alert_records: int = Field(500_000, description="The lag check warns above this many unread records")

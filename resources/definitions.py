@@ -35,6 +35,7 @@ def platform_resources() -> dict[str, object]:
             max_records=int(setting("BRONZE_MAX_RECORDS")),
             max_bytes=int(setting("BRONZE_MAX_BYTES")),
             max_message_bytes=int(setting("BRONZE_MAX_MESSAGE_BYTES")),
+            sensor_wait_seconds=float(setting("BRONZE_SENSOR_WAIT_SECONDS")),
             max_runs_per_tick=int(setting("BRONZE_MAX_RUNS_PER_TICK")),
             max_runs_in_flight=int(setting("BRONZE_MAX_RUNS_IN_FLIGHT")),
             lag_alert_records=int(setting("BRONZE_LAG_ALERT_RECORDS")),

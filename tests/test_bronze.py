@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 from confluent_kafka import Producer, TopicPartition
@@ -24,6 +26,26 @@ def _produce(harness, count, seed=11, **kw):
     report = produce(spec, harness.resources["kafka"].bootstrap_servers, keep_records=True)
     assert not report.failed
     return report
+
+
+def test_a_tick_that_finds_nothing_waits_for_the_next_record_and_requests_it_at_once(harness):
+    harness.settings(sensor_wait_seconds=8)
+    _produce(harness, 5)
+    assert len(harness.tick()) == 1  # something to do: no wait
+    started = time.monotonic()
+    assert harness.tick() == []  # nothing new: the tick waited the whole 8 s for a record
+    assert time.monotonic() - started >= 8
+
+    produced = []
+    later = threading.Timer(3, lambda: produced.append((_produce(harness, 1), time.monotonic())))
+    started = time.monotonic()
+    later.start()
+    [request] = harness.tick()  # the record produced 3 s into the wait is requested before the wait ends
+    returned = time.monotonic()
+    later.join()
+    assert returned - started < 8 and returned - produced[0][1] < 2
+    ranges = request.run_config["ops"][harness.asset.op.name]["config"]["ranges"]
+    assert sum(end - start for start, end in ranges.values()) == 1
 
 
 def test_every_record_lands_or_is_quarantined_exactly_once(harness):

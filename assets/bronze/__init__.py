@@ -19,6 +19,7 @@ from assets.bronze.ranges import (
     read_topic_id,
     read_watermarks,
     run_key,
+    wait_for_new_records,
 )
 from assets.bronze.topics import TopicSpec, configured_topics
 
@@ -39,4 +40,5 @@ __all__ = [
     "read_topic_id",
     "read_watermarks",
     "run_key",
+    "wait_for_new_records",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException, TopicCollection, TopicPartition
@@ -99,6 +100,30 @@ def read_watermarks(kafka: KafkaResource, topic: str) -> dict[int, Watermarks]:
         for partition in sorted(info.partitions):
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
             marks[partition] = Watermarks(low, high)
+        return marks
+    finally:
+        consumer.close()
+
+
+def wait_for_new_records(
+    kafka: KafkaResource, topic: str, marks: dict[int, Watermarks], seconds: float, poll_s: float = 0.2
+) -> dict[int, Watermarks]:
+    """The watermarks once a partition's high watermark moved past `marks` (or the partitions changed), or `marks`
+    after `seconds`: a sensor tick that found nothing waits here so a record is requested a moment after it
+    arrives, not at the next tick."""
+    deadline = time.monotonic() + seconds
+    consumer = kafka.consumer()
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+            try:
+                now = {
+                    p: Watermarks(*consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)) for p in marks
+                }
+            except KafkaException:
+                return marks  # the tick goes on with what it read; the next one reports an unreachable broker
+            if any(now[p].high != marks[p].high for p in marks):
+                return read_watermarks(kafka, topic)  # every partition, new ones too
         return marks
     finally:
         consumer.close()

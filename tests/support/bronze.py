@@ -31,6 +31,8 @@ class BronzeHarness:
         self.sensor_def = bronze_sensor(self.spec, self.asset, self.job_def, interval_s=1)
         self.check_def = gap_check(self.spec, self.asset, self.job_def.name)
         self.resources = platform_resources()
+        current = self.resources["bronze_settings"]  # ticks return at once; tests/test_bronze.py tests the wait
+        self.resources["bronze_settings"] = type(current)(**{**current.model_dump(), "sensor_wait_seconds": 0})
         self.defs = Definitions(
             assets=[kafka_topic_spec(self.spec), self.asset],
             jobs=[self.job_def],
