@@ -137,9 +137,13 @@ def _consume(
     transform: Transform,
 ) -> None:
     seen: dict[int, int] = {p: 0 for p in todo}
+    position = {p: ranges[p][0] for p in todo}  # next offset expected per partition
     last_progress = time.monotonic()
     while todo:
-        batch = consumer.consume(num_messages=CONSUME_BATCH, timeout=1.0)
+        # Ask for exactly what is left: consume() returns once it has that many messages or at its timeout, so
+        # asking for more than the range holds would make every small batch wait out the timeout.
+        left = sum(end - position[p] for p, end in todo.items())
+        batch = consumer.consume(num_messages=max(1, min(CONSUME_BATCH, left)), timeout=1.0)
         if not batch:
             if time.monotonic() - last_progress > STALL_SECONDS:
                 raise IngestError(
@@ -167,6 +171,7 @@ def _consume(
                 continue
             _land(msg, partition, offset, result, writer, transform)
             seen[partition] += 1
+            position[partition] = offset + 1
             if offset == end - 1:
                 _done(consumer, topic, partition, todo)
     lost = {p: last - first + 1 for p, (first, last) in result.lost.items()}
