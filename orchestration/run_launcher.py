@@ -99,7 +99,7 @@ def code_fingerprint(root: str) -> int:
 def _execute_run(run_id: str, instance_ref: InstanceRef) -> None:
     """A warm worker's body: what `dagster api execute_run` does with the run, in this forked process, holding
     interrupts as that command does until the run's steps can handle them (a Ctrl-C then fails the run instead of
-    leaving it STARTING). The worker starts with Ctrl-C ignored (`fork_server_signals`) until then."""
+    leaving it STARTING). A Ctrl-C that came before is held too (`fork_server_signals`)."""
     from dagster._cli.api import _execute_run_command_body
     from dagster._utils.interrupts import capture_interrupts
 

@@ -26,6 +26,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -67,6 +68,15 @@ class Run:
             data["endTime"],
             {t["key"]: t["value"] for t in data["tags"]},
         )
+
+
+def interrupted_worker() -> None:
+    """A fork-server worker's body for the tests: Ctrl-C at once, then exit 0 if the interrupt was held for
+    Dagster to raise at the run's first step boundary, 1 if it was not."""
+    from dagster._utils.interrupts import pop_captured_interrupt
+
+    signal.raise_signal(signal.SIGINT)
+    sys.exit(0 if pop_captured_interrupt() else 1)
 
 
 def free_port() -> int:
