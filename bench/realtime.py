@@ -158,10 +158,7 @@ def latency_figures(cfg: StackConfig, resources: dict, markers: int) -> list[tup
                     PREVIOUS["latency"],
                 )
             )
-            if quiet:
-                print("| where a quiet event's time went | median |\n|---|---|")
-                for label, value in breakdown(dagster, quiet):
-                    print(f"| {label} | {value} |")
+            _print_breakdown("a quiet event's", dagster, quiet)
             generator = subprocess.Popen(
                 [
                     str(REPO_ROOT / ".venv" / "bin" / "lakehouse"),
@@ -181,6 +178,7 @@ def latency_figures(cfg: StackConfig, resources: dict, markers: int) -> list[tup
             finally:
                 generator.terminate()
                 generator.wait(30)
+            _print_breakdown("an event's at 1,000/s", dagster, loaded)
             rows.append(
                 (
                     "event → dashboard, generator at 1,000/s: p50 / p95",
@@ -192,6 +190,13 @@ def latency_figures(cfg: StackConfig, resources: dict, markers: int) -> list[tup
         finally:
             dagster.stop()
     return rows
+
+
+def _print_breakdown(what: str, dagster: DagsterDev, markers: list[dict[str, float]]) -> None:
+    if markers:
+        print(f"| where {what} time went | median |\n|---|---|")
+        for label, value in breakdown(dagster, markers):
+            print(f"| {label} | {value} |")
 
 
 def _p(values: list[float], wanted: int) -> str:

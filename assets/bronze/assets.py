@@ -137,7 +137,7 @@ def build_bronze_asset(spec: TopicSpec):
         kinds={"s3", "kafka"},
         description=(
             f"Records of Kafka topic `{spec.topic}` ({spec.fmt}"
-            f"{', schema ' + spec.schema if spec.schema else ''}) as gzip JSON lines under "
+            f"{', schema ' + spec.schema if spec.schema else ''}) as zstd JSON lines under "
             f"`bronze/stream/{spec.topic}/`, invalid ones under `bronze/quarantine/{spec.topic}/`."
         ),
         check_specs=[
