@@ -44,6 +44,7 @@ from resources.definitions import platform_resources  # noqa: E402
 from tests.support.dagster_dev import DagsterDev, throwaway_database  # noqa: E402
 
 CHART = "Orders by status, last hour"
+_START_PHASES = ("RUN_ENQUEUED", "RUN_DEQUEUED", "RUN_STARTING", "ENGINE_EVENT", "RUN_START", "STEP_START")
 PREVIOUS = {
     "latency": "79 s (one event, quiet), 171–549 s under load",
     "bronze": "108,183 rec/s in-process; 10 runs of a backlog: minutes",
@@ -121,11 +122,17 @@ def breakdown(dagster: DagsterDev, markers: list[dict[str, float]], job: str = "
             created.append(run.created - m["sent"])
             started.append(run.started - run.created)
     steps: dict[str, list[float]] = {}
+    phases: dict[str, list[float]] = {}  # the start of a run, event by event
     with dagster.instance() as instance:
         for run in runs:
-            begun = {}
+            begun, previous = {}, ("created", run.created)
             for event in instance.all_logs(run.run_id):
                 kind = event.dagster_event.event_type_value if event.dagster_event else None
+                if kind in _START_PHASES and not begun:  # up to the first step
+                    name = "worker process" if kind == "ENGINE_EVENT" else kind
+                    if kind != "ENGINE_EVENT" or event.message.startswith("Started process"):
+                        phases.setdefault(f"{previous[0]} → {name}", []).append(event.timestamp - previous[1])
+                        previous = (name, event.timestamp)
                 if kind == "STEP_START":
                     begun[event.step_key] = event.timestamp
                 elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in begun:
@@ -137,6 +144,7 @@ def breakdown(dagster: DagsterDev, markers: list[dict[str, float]], job: str = "
         ("produced → in app.orders", f"{med([m['postgres'] - m['sent'] for m in markers]):.1f} s"),
         ("in app.orders → counted by the chart", f"{med([m['chart'] - m['postgres'] for m in markers]):.1f} s"),
     ]
+    rows += [(f"start: {name} (median of {len(d)})", f"{med(d):.2f} s") for name, d in phases.items()]
     rows += [(f"step {key} (median of {len(d)})", f"{med(d):.2f} s") for key, d in sorted(steps.items())]
     return rows
 
