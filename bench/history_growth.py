@@ -87,7 +87,12 @@ def land_and_model(harness: BronzeHarness, box, resources: dict, batch: int, see
     result = materialize(
         model_assets(),
         instance=harness.instance,
-        resources={"object_store": store, "postgres": postgres, "model_settings": resources["model_settings"]},
+        resources={
+            "object_store": store,
+            "postgres": postgres,
+            "model_settings": resources["model_settings"],
+            "duckdb": resources["duckdb"],
+        },
     )
     assert result.success
     return tick, time.perf_counter() - t0

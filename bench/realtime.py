@@ -44,7 +44,14 @@ from resources.definitions import platform_resources  # noqa: E402
 from tests.support.dagster_dev import DagsterDev, throwaway_database  # noqa: E402
 
 CHART = "Orders by status, last hour"
-_START_PHASES = ("RUN_ENQUEUED", "RUN_DEQUEUED", "RUN_STARTING", "ENGINE_EVENT", "RUN_START", "STEP_START")
+_START_PHASES = (  # a run's events up to its first step (Dagster still names run events PIPELINE_*)
+    "PIPELINE_ENQUEUED",
+    "PIPELINE_DEQUEUED",
+    "PIPELINE_STARTING",
+    "ENGINE_EVENT",
+    "PIPELINE_START",
+    "STEP_START",
+)
 PREVIOUS = {
     "latency": "79 s (one event, quiet), 171–549 s under load",
     "bronze": "108,183 rec/s in-process; 10 runs of a backlog: minutes",

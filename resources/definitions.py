@@ -8,6 +8,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from resources.bronze import BronzeSettings
 from resources.cdc_source import CdcSourceResource
+from resources.duckdb import DuckDBResource
 from resources.flink import FlinkResource
 from resources.kafka import KafkaResource
 from resources.kafka_connect import KafkaConnectResource
@@ -43,12 +44,13 @@ def platform_resources() -> dict[str, object]:
             retry_backoff_seconds=float(setting("BRONZE_RETRY_BACKOFF_SECONDS")),
             retry_max_backoff_seconds=float(setting("BRONZE_RETRY_MAX_BACKOFF_SECONDS")),
         ),
+        "duckdb": DuckDBResource(
+            memory_limit=setting("DUCKDB_MEMORY_LIMIT"), temp_directory=setting("DUCKDB_TEMP_DIRECTORY")
+        ),
         "model_settings": ModelSettings(
             max_objects_per_batch=int(setting("MODELS_MAX_OBJECTS_PER_BATCH")),
             max_bytes_per_batch=int(setting("MODELS_MAX_BYTES_PER_BATCH")),
             max_batches_per_run=int(setting("MODELS_MAX_BATCHES_PER_RUN")),
-            duckdb_memory_limit=setting("DUCKDB_MEMORY_LIMIT"),
-            duckdb_temp_directory=setting("DUCKDB_TEMP_DIRECTORY"),
             max_out_of_orderness_seconds=float(setting("WINDOW_MAX_OUT_OF_ORDERNESS_SECONDS")),
             allowed_lateness_seconds=float(setting("WINDOW_ALLOWED_LATENESS_SECONDS")),
             max_future_seconds=float(setting("WINDOW_MAX_FUTURE_SECONDS")),

@@ -1,4 +1,5 @@
-"""Settings of the SQL models, as a resource: batch bounds, DuckDB's memory, the event-time window rules."""
+"""Settings of the SQL models, as a resource: batch bounds and the event-time window rules (DuckDB's memory is
+resources/duckdb.py's)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ class ModelSettings(ConfigurableResource):
         512 * 1024 * 1024, description="Input bytes one batch reads at most (at least one object)"
     )
     max_batches_per_run: int = Field(20, description="Batches one run takes; the rest is left to the next run")
-    duckdb_memory_limit: str = Field("2GB", description="DuckDB's memory_limit; beyond it DuckDB spills to disk")
-    duckdb_temp_directory: str = Field("", description="Where DuckDB spills (empty: a folder in the system's temp)")
     max_out_of_orderness_seconds: float = Field(10, description="watermark = max event time - this")
     allowed_lateness_seconds: float = Field(60, description="Events later than watermark - this are late")
     max_future_seconds: float = Field(300, description="Event times beyond now + this do not move the watermark")

@@ -24,6 +24,7 @@ from infra.generator import GeneratorSpec, produce
 from infra.stack import stack
 from infra.stack.sandbox import sandbox
 from resources import duckdb as lake_duckdb
+from resources.duckdb import DuckDBResource
 from resources.models import ModelSettings
 from tests.support.bronze import BronzeHarness
 from tests.support.faults import FaultRow, drive, kill9, record, restart
@@ -276,7 +277,12 @@ def test_two_silver_materializations_at_once(box):
     store, postgres = box
     lake, events = _lake_with_events(box, 20_000)
     silver = next(a for a in model_assets() if a.key.path == ["silver", "orders"])
-    resources = {"object_store": store, "postgres": postgres, "model_settings": ModelSettings(max_objects_per_batch=2)}
+    resources = {
+        "object_store": store,
+        "postgres": postgres,
+        "model_settings": ModelSettings(max_objects_per_batch=2),
+        "duckdb": DuckDBResource(),
+    }
     results: list = []
     threads = [
         threading.Thread(target=lambda: results.append(materialize([silver], resources=resources))) for _ in range(2)

@@ -40,6 +40,16 @@ def test_silver_dedups_and_app_orders_keeps_the_latest_state(lake):
     assert lake.order(a) == (paid["event_id"], "paid", 12.5), "an older event overwrote a newer state"
 
 
+def test_the_models_share_one_duckdb_session_and_leave_it_as_they_found_it(lake):
+    order = f"o-{uuid.uuid4().hex[:8]}"
+    lake.land([_event(order, "created", NOW - timedelta(seconds=20)), _event(order, "paid", NOW)])
+    session = lake.runner.duckdb.session(lake.store)
+    lake.run_all()  # silver (s3), app.orders (Postgres upsert), the windows, the views
+    assert lake.runner.duckdb.session(lake.store) is session, "a model opened a session of its own"
+    assert session.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall() == []
+    assert lake.order(order)[1] == "paid"
+
+
 def test_rerunning_changes_nothing(lake):
     order = f"o-{uuid.uuid4().hex[:8]}"
     events = [_event(order, "created", NOW - timedelta(seconds=30 - i)) for i in range(5)]

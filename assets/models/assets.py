@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 
 from assets.models.project import Model, load_models
 from assets.models.runner import ModelRunner
+from resources.duckdb import DuckDBResource
 from resources.models import ModelSettings
 from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource
@@ -42,8 +43,9 @@ def build_model_asset(model: Model, models: dict[str, Model]) -> AssetsDefinitio
         object_store: ObjectStoreResource,
         postgres: PostgresResource,
         model_settings: ModelSettings,
+        duckdb: DuckDBResource,
     ) -> Iterator[MaterializeResult]:
-        result = ModelRunner(models, object_store, postgres, model_settings).run(model)
+        result = ModelRunner(models, object_store, postgres, model_settings, duckdb).run(model)
         if result is None:
             context.log.info(f"{model.name}: another run is bringing it up to date; skipped here")
             return

@@ -31,7 +31,7 @@ from assets import lake_objects
 from assets.models.changes import run_changes
 from assets.models.project import Model
 from assets.models.windows import run_windowed
-from resources import duckdb as lake_duckdb
+from resources.duckdb import DuckDBResource
 from resources.models import ModelSettings
 from resources.object_store import ObjectStoreResource
 from resources.postgres import PostgresResource
@@ -87,9 +87,11 @@ class ModelRunner:
         store: ObjectStoreResource,
         postgres: PostgresResource,
         settings: ModelSettings | None = None,
+        duckdb: DuckDBResource | None = None,
     ) -> None:
         self.models, self.store, self.postgres = models, store, postgres
         self.settings = settings or ModelSettings()
+        self.duckdb = duckdb or DuckDBResource()
         self.sources = load_sources()
 
     # -- inputs ---------------------------------------------------------------------------------
@@ -193,11 +195,7 @@ class ModelRunner:
             return result
         result.last_id = objects[-1].id
         result.batch_id = hashlib.sha256(f"{dataset}:{objects[0].id}-{result.last_id}".encode()).hexdigest()[:16]
-        con = lake_duckdb.connect(
-            self.store,
-            memory_limit=self.settings.duckdb_memory_limit,
-            temp_directory=self.settings.duckdb_temp_directory,
-        )
+        con = self.duckdb.session(self.store)
         try:
             if model.materialized == "windowed":
                 run_windowed(self, model, todo, con, result)  # records the batch in its own transaction
@@ -210,10 +208,11 @@ class ModelRunner:
             else:
                 self._upsert_postgres(con, model, result)
         except duckdb.Error as exc:
+            self.duckdb.discard(self.store)
             # from None: the driver's exception may carry the connection URL with its password
             raise ModelRunError(f"{model.name} ({model.path.name}): {redact(str(exc), [self.postgres.url])}") from None
         finally:
-            con.close()
+            _drop_temp_tables(con)
         return result
 
     def _view(self, model: Model) -> ModelRun:
@@ -311,6 +310,15 @@ class ModelRunner:
             with self.postgres.connect(autocommit=True) as conn:
                 conn.execute(f"DROP TABLE IF EXISTS {staging}")
         result.outputs = [model.relation]
+
+
+def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Leave the run's shared session as the batch found it (a discarded session is closed: nothing to drop)."""
+    try:
+        for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
+            con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
+    except duckdb.ConnectionException:
+        pass
 
 
 def _fold(total: ModelRun, batch: ModelRun) -> None:
