@@ -64,4 +64,9 @@ echo "dashboard ${SUPERSET_URL:-http://127.0.0.1:8088}/superset/dashboard/orders
 echo "Failed runs: sensor run_failure_alerts (and ALERT_WEBHOOK_URL); stale data: the 'fresh' checks (docs/operations.md)."
 echo "Flink SQL: launch the jobs flink_kafka_to_minio / flink_orders_per_minute from the UI; Flink UI ${FLINK_REST_URL:-http://127.0.0.1:8081}."
 echo "Spark Structured Streaming: launch spark_kafka_to_minio / spark_orders_per_minute from the UI (spark_stop, spark_resume); drivers log to $logs/spark-*.log."
-.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p "${DAGSTER_PORT:-3000}"
+# Dagster runs in the background with Ctrl-C's default action restored, and this shell waits for it: Ctrl-C then
+# interrupts the wait at once and the trap takes over (stop: everything started here gone within 90 s), instead of
+# the shell waiting for as long as `dagster dev` takes to shut down (up to two minutes when one of its daemons hangs).
+env --default-signal=INT .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p "${DAGSTER_PORT:-3000}" &
+trap 'exit 130' INT TERM
+wait $!
