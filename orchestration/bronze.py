@@ -162,21 +162,23 @@ def bronze_sensor(spec: TopicSpec, bronze: AssetsDefinition, job, interval_s: in
         topic_id = read_topic_id(kafka, spec.topic)
         memory = _memory(context.cursor)
         cancel_unlaunched(context.instance, job.name, settings.stale_run_seconds)
-        wait_s = settings.sensor_wait_seconds
-        while True:
+
+        def plan() -> tuple[list, list[RunRequest], int]:
             active, busy = in_flight(context.instance, job.name, op_name, topic_id)  # before the ledger: see docs
             with postgres.connect(autocommit=True) as conn:
                 events = (
                     _first_sight(context, conn, spec, topic_id, memory) if not ledger.has_topic(conn, topic_id) else []
                 )
                 requests = _plan(context, conn, spec, bronze, op_name, topic_id, marks, busy, active, memory, settings)
-            if requests or events or active >= settings.max_runs_in_flight or wait_s <= 0:
-                break
-            # Nothing to do: wait here for the next record (Dagster ticks a sensor at most every 5 s), once.
-            newer = wait_for_new_records(kafka, spec.topic, marks, wait_s)
-            if newer == marks:
-                break
-            marks, wait_s = newer, 0
+            return events, requests, active
+
+        events, requests, active = plan()
+        if not (events or requests) and active < settings.max_runs_in_flight and settings.sensor_wait_seconds > 0:
+            # Nothing to do: wait here for the next record (Dagster ticks a sensor at most every 5 s), then plan again.
+            newer = wait_for_new_records(kafka, spec.topic, marks, settings.sensor_wait_seconds)
+            if newer != marks:
+                marks = newer
+                events, requests, active = plan()
         retries = memory["retries"]
         signature = sorted(retries)
         if signature != memory.get("reported"):

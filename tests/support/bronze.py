@@ -31,16 +31,7 @@ class BronzeHarness:
         self.sensor_def = bronze_sensor(self.spec, self.asset, self.job_def, interval_s=1)
         self.check_def = gap_check(self.spec, self.asset, self.job_def.name)
         self.resources = platform_resources()
-        current = self.resources["bronze_settings"]  # ticks return at once; tests/test_bronze.py tests the wait
-        self.resources["bronze_settings"] = type(current)(**{**current.model_dump(), "sensor_wait_seconds": 0})
-        self.defs = Definitions(
-            assets=[kafka_topic_spec(self.spec), self.asset],
-            jobs=[self.job_def],
-            asset_checks=[self.check_def],
-            sensors=[self.sensor_def],
-            resources=self.resources,
-        )
-        self.job = self.defs.resolve_job_def(self.job_def.name)
+        self.settings(sensor_wait_seconds=0)  # ticks return at once; tests/test_bronze.py tests the wait
 
     @property
     def topic_id(self) -> str:
