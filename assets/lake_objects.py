@@ -44,17 +44,24 @@ def last_read(conn: psycopg.Connection, model: str, dataset: str) -> int:
     return row[0] if row else 0
 
 
-def unread(conn: psycopg.Connection, dataset: str, after: int, max_objects: int, max_bytes: int) -> list[LakeObject]:
-    """The next objects of `dataset` after id `after`, oldest first, at most `max_objects` and about
-    `max_bytes` (always at least one, so a single large object cannot stall its reader)."""
+def unread(
+    conn: psycopg.Connection, dataset: str, after: int, max_objects: int, max_bytes: int, max_records: int
+) -> list[LakeObject]:
+    """The next objects of `dataset` after id `after`, oldest first: at most `max_objects`, `max_bytes` and
+    `max_records` (always at least one, so a single large object cannot stall its reader). Records bound
+    DuckDB's memory; compressed bytes alone do not (a zstd batch of 512 MB holds about 30 M events)."""
     rows = conn.execute(
-        "SELECT id, key, records, bytes, sum(bytes) OVER (ORDER BY id) AS running FROM lakehouse_state.lake_objects "
-        "WHERE dataset = %s AND id > %s ORDER BY id LIMIT %s",
+        "SELECT id, key, records, bytes, sum(bytes) OVER w, sum(records) OVER w FROM lakehouse_state.lake_objects "
+        "WHERE dataset = %s AND id > %s WINDOW w AS (ORDER BY id) ORDER BY id LIMIT %s",
         [dataset, after, max_objects],
     ).fetchall()
     if not rows:
         return []
-    picked = [LakeObject(i, k, r, b) for i, k, r, b, running in rows if running <= max_bytes]
+    picked = []
+    for i, k, r, b, running_bytes, running_records in rows:
+        if running_bytes > max_bytes or running_records > max_records:
+            break
+        picked.append(LakeObject(i, k, r, b))
     return picked or [LakeObject(*rows[0][:4])]
 
 

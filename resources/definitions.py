@@ -50,6 +50,7 @@ def platform_resources() -> dict[str, object]:
         "model_settings": ModelSettings(
             max_objects_per_batch=int(setting("MODELS_MAX_OBJECTS_PER_BATCH")),
             max_bytes_per_batch=int(setting("MODELS_MAX_BYTES_PER_BATCH")),
+            max_records_per_batch=int(setting("MODELS_MAX_RECORDS_PER_BATCH")),
             max_batches_per_run=int(setting("MODELS_MAX_BATCHES_PER_RUN")),
             max_out_of_orderness_seconds=float(setting("WINDOW_MAX_OUT_OF_ORDERNESS_SECONDS")),
             allowed_lateness_seconds=float(setting("WINDOW_ALLOWED_LATENESS_SECONDS")),

@@ -14,6 +14,9 @@ class ModelSettings(ConfigurableResource):
     max_bytes_per_batch: int = Field(
         512 * 1024 * 1024, description="Input bytes one batch reads at most (at least one object)"
     )
+    max_records_per_batch: int = Field(
+        1_000_000, description="Input records one batch reads at most (at least one object): bounds DuckDB's memory"
+    )
     max_batches_per_run: int = Field(20, description="Batches one run takes; the rest is left to the next run")
     max_out_of_orderness_seconds: float = Field(10, description="watermark = max event time - this")
     allowed_lateness_seconds: float = Field(60, description="Events later than watermark - this are late")

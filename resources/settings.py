@@ -55,6 +55,7 @@ DEFAULTS: dict[str, str] = {
     # SQL models (docs/windows.md): bounded batches, DuckDB's memory (it spills beyond it), the safety-net schedule
     "MODELS_MAX_OBJECTS_PER_BATCH": "2000",
     "MODELS_MAX_BYTES_PER_BATCH": "536870912",
+    "MODELS_MAX_RECORDS_PER_BATCH": "1000000",
     "MODELS_MAX_BATCHES_PER_RUN": "20",
     "MODELS_SCHEDULE_CRON": "*/5 * * * *",
     "DUCKDB_MEMORY_LIMIT": "2GB",

@@ -153,12 +153,12 @@ class ModelRunner:
         while True:
             with self._lock(model) as held:
                 if not held:
-                    return total if total.batches else None
+                    return total if total.batches else None  # the holder does the work
                 while total.batches < self.settings.max_batches_per_run:
                     batch = self._batch(model, total.dataset)
-                    _fold(total, batch)
                     if not batch.inputs:
                         break
+                    _fold(total, batch)
             # a batch landed while we held the lock was left to us by a run that found it taken
             total.backlog_objects, total.backlog_bytes = self._backlog(model, total.dataset)
             if not total.backlog_objects or total.batches >= self.settings.max_batches_per_run:
@@ -183,11 +183,17 @@ class ModelRunner:
             return lake_objects.backlog(conn, dataset, lake_objects.last_read(conn, model.name, dataset))
 
     def _batch(self, model: Model, dataset: str) -> ModelRun:
-        """Run one batch: the next unread input objects, at most max_objects/bytes_per_batch."""
+        """Run one batch: the next unread input objects, at most max_objects/bytes/records_per_batch."""
         with self.postgres.connect() as conn:
             after = lake_objects.last_read(conn, model.name, dataset)
+            limits = self.settings
             objects = lake_objects.unread(
-                conn, dataset, after, self.settings.max_objects_per_batch, self.settings.max_bytes_per_batch
+                conn,
+                dataset,
+                after,
+                limits.max_objects_per_batch,
+                limits.max_bytes_per_batch,
+                limits.max_records_per_batch,
             )
         todo = [o.key for o in objects]
         result = ModelRun(model.name, dataset=dataset, inputs=todo)
