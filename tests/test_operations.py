@@ -22,6 +22,7 @@ from dagster import DagsterEventType
 from infra.stack import stack
 from infra.stack.config import REPO_ROOT
 from infra.stack.sandbox import sandbox
+from orchestration.run_coordinator import IMMEDIATE, LAUNCH_TAG
 from orchestration.run_launcher import LocalWorkerRunLauncher, process_started_at
 from tests.support.dagster_dev import (
     MARKER,
@@ -38,15 +39,29 @@ from tests.support.probe_location import FAKE_SECRET
 PROBE = "tests.support.probe_location"
 
 
+def _enqueued(dagster, run_id: str) -> bool:
+    with dagster.instance() as instance:
+        return bool(instance.all_logs(run_id, of_type=DagsterEventType.PIPELINE_ENQUEUED))
+
+
 def test_a_run_whose_orchestrator_was_killed_is_failed_and_frees_the_queue(core_stack):
     with private_dagster(core_stack, PROBE) as dagster:
         dagster.start()
+        # The fast lane (bronze's micro-batches): launched at once while the queue is empty...
+        fast = dagster.launch("quick", tags={LAUNCH_TAG: IMMEDIATE})
+        assert dagster.wait_for(fast, {"SUCCESS", "FAILURE"}, timeout=180).status == "SUCCESS"
+        assert not _enqueued(dagster, fast), "a micro-batch run waited in an empty queue"
+
         stuck = dagster.launch("sleeper", {"ops": {"sleep": {"config": {"seconds": 600}}}})
         dagster.wait_for(stuck, {"STARTED"}, timeout=180)
         # Same tag as the models runs (limit 1): it can only start once the first one is out of the way.
         later = dagster.launch("sleeper", {"ops": {"sleep": {"config": {"seconds": 1}}}})
         time.sleep(5)
         assert dagster.run(later).status == "QUEUED"
+        # ... and through the queue, like any run, while a run waits there
+        behind = dagster.launch("quick", tags={LAUNCH_TAG: IMMEDIATE})
+        assert dagster.wait_for(behind, {"SUCCESS", "FAILURE"}, timeout=120).status == "SUCCESS"
+        assert _enqueued(dagster, behind), "a micro-batch run overtook the queue"
 
         dagster.kill()  # dagster dev, webserver, daemon, code server and the run worker: kill -9, all at once
         assert dagster.processes() == []
