@@ -49,6 +49,7 @@ from assets.bronze import (
     run_key,
     wait_for_new_records,
 )
+from orchestration.run_coordinator import IMMEDIATE, LAUNCH_TAG
 from resources.bronze import BronzeSettings
 from resources.kafka import KafkaResource
 from resources.postgres import PostgresResource
@@ -74,7 +75,7 @@ def bronze_job(spec: TopicSpec, bronze: AssetsDefinition, downstream: AssetSelec
         selection=selection,
         executor_def=in_process_executor,
         description=f"Land one micro-batch of Kafka topic {spec.topic} in bronze, then run the models that read it",
-        tags={"kafka/topic": spec.topic, "dagster/max_runtime": "1200"},
+        tags={"kafka/topic": spec.topic, "dagster/max_runtime": "1200", LAUNCH_TAG: IMMEDIATE},
     )
 
 
@@ -158,6 +159,7 @@ def bronze_sensor(spec: TopicSpec, bronze: AssetsDefinition, job, interval_s: in
         bronze_settings: BronzeSettings,
     ):
         settings = bronze_settings
+        started = time.monotonic()
         marks = read_watermarks(kafka, spec.topic)
         topic_id = read_topic_id(kafka, spec.topic)
         memory = _memory(context.cursor)
@@ -173,9 +175,11 @@ def bronze_sensor(spec: TopicSpec, bronze: AssetsDefinition, job, interval_s: in
             return events, requests, active
 
         events, requests, active = plan()
-        if not (events or requests) and active < settings.max_runs_in_flight and settings.sensor_wait_seconds > 0:
+        wait_s = settings.sensor_wait_seconds - (time.monotonic() - started)
+        if not (events or requests) and active < settings.max_runs_in_flight and wait_s > 0:
             # Nothing to do: wait here for the next record (Dagster ticks a sensor at most every 5 s), then plan again.
-            newer = wait_for_new_records(kafka, spec.topic, marks, settings.sensor_wait_seconds)
+            # The wait ends a fixed time after the tick began, so the tick is over before the daemon's next loop.
+            newer = wait_for_new_records(kafka, spec.topic, marks, wait_s)
             if newer != marks:
                 marks = newer
                 events, requests, active = plan()

@@ -15,9 +15,10 @@ class BronzeSettings(ConfigurableResource):
     max_message_bytes: int = Field(1024 * 1024, description="Larger records are quarantined as oversized")
     sensor_wait_seconds: float = Field(
         4.0,
-        description="A sensor tick that finds nothing new waits this long for the next record, so it is requested "
-        "a moment after it arrives rather than at the next tick (Dagster ticks a sensor at most every 5 s); 0: "
-        "return at once (BRONZE_SENSOR_WAIT_SECONDS)",
+        description="A sensor tick that finds nothing new waits for the next record until this long after it "
+        "began, so a record is requested a moment after it arrives rather than at the next tick (Dagster's "
+        "sensor daemon looks every 5 s: keep this under 5 s so the tick is over by then); 0: return at once "
+        "(BRONZE_SENSOR_WAIT_SECONDS)",
     )
     max_runs_per_tick: int = Field(10, description="Runs one sensor tick may request")
     max_runs_in_flight: int = Field(8, description="Queued or running runs per topic before the sensor waits")

@@ -44,7 +44,7 @@ DEFAULTS: dict[str, str] = {
     "BRONZE_MAX_RECORDS": "100000",  # per run
     "BRONZE_MAX_BYTES": "67108864",  # per run (64 MiB of Kafka payload)
     "BRONZE_MAX_MESSAGE_BYTES": "1048576",  # larger records are quarantined as oversized
-    "BRONZE_SENSOR_INTERVAL_SECONDS": "5",
+    "BRONZE_SENSOR_INTERVAL_SECONDS": "1",
     "BRONZE_SENSOR_WAIT_SECONDS": "4",
     "BRONZE_MAX_RUNS_PER_TICK": "10",
     "BRONZE_MAX_RUNS_IN_FLIGHT": "8",  # queued or running runs per topic before the sensor waits
