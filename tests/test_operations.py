@@ -1,6 +1,7 @@
 """The orchestrator, for real: `dagster dev` killed with every child (as when its host dies) and restarted, failure
-alerts posted to a webhook, and Ctrl-C on the main command. Each test runs its own Dagster on a throw-away instance
-(tests/support/dagster_dev.py), so nothing of the platform's state on the shared stack is touched."""
+alerts posted to a webhook, warm run workers and the fast lane, and Ctrl-C on the main command. The tests run their
+own Dagster on a throw-away instance (tests/support/dagster_dev.py; three of them share one), so nothing of the
+platform's state on the shared stack is touched."""
 
 from __future__ import annotations
 
@@ -39,103 +40,6 @@ from tests.support.probe_location import FAKE_SECRET
 PROBE = "tests.support.probe_location"
 
 
-def _enqueued(dagster, run_id: str) -> bool:
-    with dagster.instance() as instance:
-        return bool(instance.all_logs(run_id, of_type=DagsterEventType.PIPELINE_ENQUEUED))
-
-
-def test_a_run_whose_orchestrator_was_killed_is_failed_and_frees_the_queue(core_stack):
-    with private_dagster(core_stack, PROBE) as dagster:
-        dagster.start()
-        # The fast lane (bronze's micro-batches): launched at once while the queue is empty...
-        fast = dagster.launch("quick", tags={LAUNCH_TAG: IMMEDIATE})
-        assert dagster.wait_for(fast, {"SUCCESS", "FAILURE"}, timeout=180).status == "SUCCESS"
-        assert not _enqueued(dagster, fast), "a micro-batch run waited in an empty queue"
-
-        stuck = dagster.launch("sleeper", {"ops": {"sleep": {"config": {"seconds": 600}}}})
-        dagster.wait_for(stuck, {"STARTED"}, timeout=180)
-        # Same tag as the models runs (limit 1): it can only start once the first one is out of the way.
-        later = dagster.launch("sleeper", {"ops": {"sleep": {"config": {"seconds": 1}}}})
-        time.sleep(5)
-        assert dagster.run(later).status == "QUEUED"
-        # ... and through the queue, like any run, while a run waits there
-        behind = dagster.launch("quick", tags={LAUNCH_TAG: IMMEDIATE})
-        assert dagster.wait_for(behind, {"SUCCESS", "FAILURE"}, timeout=120).status == "SUCCESS"
-        assert _enqueued(dagster, behind), "a micro-batch run overtook the queue"
-
-        dagster.kill()  # dagster dev, webserver, daemon, code server and the run worker: kill -9, all at once
-        assert dagster.processes() == []
-        with dagster.instance() as instance:  # what the killed orchestrator left behind
-            assert instance.get_run_by_id(stuck).status.value == "STARTED"
-
-        restarted = time.time()
-        dagster.start()
-        answered = time.time() - restarted
-        failed = dagster.wait_for(stuck, {"FAILURE"}, timeout=300, poll=2)
-        done = dagster.wait_for(later, {"SUCCESS", "FAILURE"}, timeout=300, poll=2)
-        with dagster.instance() as instance:
-            failures = instance.all_logs(stuck, of_type=DagsterEventType.RUN_FAILURE)
-        failed_after = failures[-1].timestamp - restarted
-        print(
-            f"\nafter the restart: dagster dev answered in {answered:.0f}s, the dead run was failed at "
-            f"{failed_after:.0f}s, the run queued behind it succeeded at {done.ended - restarted:.0f}s"
-        )
-
-    assert failed.status == "FAILURE"
-    assert "run worker process" in failures[-1].message and "is gone" in failures[-1].message, failures[-1].message
-    assert done.status == "SUCCESS"
-    assert failed_after < answered + 60  # within two monitoring polls (30 s) of Dagster being back
-
-
-def _worker(instance, run_id: str) -> tuple[int, int]:
-    """(pid, parent pid) of a run's worker, from its "Started process" event and /proc."""
-    started = [
-        e
-        for e in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)
-        if e.message.startswith("Started process for run (pid: ")
-    ]
-    pid = int(started[-1].message.split("pid: ")[1].split(")")[0])
-    return pid, int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def test_warm_workers_are_forked_served_fresh_code_and_can_be_terminated(core_stack):
-    """Runs are forked from the launcher's fork server (no interpreter start-up per run); a source file changed
-    under the code location restarts it, so no run sees stale code; terminating a run interrupts its worker."""
-    source = REPO_ROOT / "tests" / "support" / "probe_location.py"
-    servers = []
-    with private_dagster(core_stack, PROBE) as dagster:
-        dagster.start()
-        for touch in (False, False, True):  # the sleeper runs one at a time (its tag's limit is 1)
-            if touch:
-                os.utime(source)  # an edited code location: same content, newer mtime
-            run_id = dagster.launch("sleeper", {"ops": {"sleep": {"config": {"seconds": 600}}}})
-            dagster.wait_for(run_id, {"STARTED"}, timeout=180)
-            with dagster.instance() as instance:
-                assert instance.get_run_by_id(run_id).tags.get("lakehouse/warm_worker") == "true"
-                pid, server = _worker(instance, run_id)
-            assert b"forkserver" in Path(f"/proc/{server}/cmdline").read_bytes(), "a fork-server child"
-            servers.append(server)
-            dagster.graphql("mutation($id: String!) { terminateRun(runId: $id) { __typename } }", {"id": run_id})
-            assert dagster.wait_for(run_id, {"CANCELED", "FAILURE"}, timeout=120).status == "CANCELED"
-            deadline = time.monotonic() + 30
-            while process_started_at(pid) is not None and time.monotonic() < deadline:
-                time.sleep(0.5)
-            assert process_started_at(pid) is None, "the terminated run's worker is gone"
-    assert servers[0] == servers[1], "unchanged code: the same fork server serves the next run"
-    assert servers[2] != servers[1], "changed code: a fork server started afresh"
-
-
-def test_a_ctrl_c_that_reaches_a_warm_worker_as_it_starts_is_held_for_its_run():
-    """Ctrl-C reaches every process of the terminal's group, a worker forked that instant too: it must neither die
-    before it can fail its run (the run would stay STARTING) nor lose the signal (its run would go on to the end).
-    The worker raises SIGINT at its first instruction and exits 0 only if the interrupt is held for Dagster."""
-    context = LocalWorkerRunLauncher(preload=[])._warm_context(None, None)
-    worker = context.Process(target=interrupted_worker)
-    worker.start()
-    worker.join(timeout=60)
-    assert worker.exitcode == 0
-
-
 class _Hook(BaseHTTPRequestHandler):
     received: list[dict] = []
 
@@ -149,7 +53,7 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def webhook():
     """A real HTTP server on 127.0.0.1 recording what is POSTed to it."""
     _Hook.received = []
@@ -160,22 +64,30 @@ def webhook():
     server.server_close()
 
 
-def test_a_failed_run_is_logged_and_posted_to_the_webhook_without_secrets(core_stack, webhook):
-    url, received = webhook
-    env = {"ALERT_WEBHOOK_URL": f"{url}/hooks/token-abc", "DAGSTER_UI_URL": "http://dagster.example:3000"}
+@pytest.fixture(scope="module")
+def probe_dagster(core_stack, webhook):
+    """One private Dagster on the probe location, posting failures to the webhook, shared by the three tests below
+    (a start costs about 25 s) in file order: the alert test first (it checks every failure posted is its own),
+    the orchestrator-kill test last (it kills Dagster and starts it again)."""
+    env = {"ALERT_WEBHOOK_URL": f"{webhook[0]}/hooks/token-abc", "DAGSTER_UI_URL": "http://dagster.example:3000"}
     with private_dagster(core_stack, PROBE, env=env) as dagster:
         dagster.start()
-        fine = dagster.launch("quick")
-        failed = dagster.launch("failing")
-        dagster.wait_for(fine, {"SUCCESS"}, timeout=180)
-        dagster.wait_for(failed, {"FAILURE"}, timeout=180)
-        deadline = time.monotonic() + 120
-        while not received and time.monotonic() < deadline:
-            time.sleep(1)
-        ticks = dagster.graphql("""{ sensorOrError(sensorSelector: {repositoryLocationName: "lakehouse",
-            repositoryName: "__repository__", sensorName: "run_failure_alerts"}) { ... on Sensor {
-            sensorState { ticks(limit: 20) { status logEvents { events { message } } } } } } }""")
-        time.sleep(15)  # another tick or two: the successful run must not be posted, nor the failure twice
+        yield dagster
+
+
+def test_a_failed_run_is_logged_and_posted_to_the_webhook_without_secrets(probe_dagster, webhook):
+    received, dagster = webhook[1], probe_dagster
+    fine = dagster.launch("quick")
+    failed = dagster.launch("failing")
+    dagster.wait_for(fine, {"SUCCESS"}, timeout=180)
+    dagster.wait_for(failed, {"FAILURE"}, timeout=180)
+    deadline = time.monotonic() + 120
+    while not received and time.monotonic() < deadline:
+        time.sleep(1)
+    ticks = dagster.graphql("""{ sensorOrError(sensorSelector: {repositoryLocationName: "lakehouse",
+        repositoryName: "__repository__", sensorName: "run_failure_alerts"}) { ... on Sensor {
+        sensorState { ticks(limit: 20) { status logEvents { events { message } } } } } } }""")
+    time.sleep(15)  # another tick or two: the successful run must not be posted, nor the failure twice
 
     assert [r["path"] for r in received] == ["/hooks/token-abc"]
     body = received[0]["body"]
@@ -186,6 +98,101 @@ def test_a_failed_run_is_logged_and_posted_to_the_webhook_without_secrets(core_s
     logged = [e["message"] for t in ticks["sensorOrError"]["sensorState"]["ticks"] for e in t["logEvents"]["events"]]
     assert any(failed in m and "probe failure" in m for m in logged), logged
     assert not any(FAKE_SECRET in m for m in logged)
+
+
+def _worker(instance, run_id: str) -> tuple[int, int]:
+    """(pid, parent pid) of a run's worker, from its "Started process" event and /proc."""
+    started = [
+        e
+        for e in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)
+        if e.message.startswith("Started process for run (pid: ")
+    ]
+    pid = int(started[-1].message.split("pid: ")[1].split(")")[0])
+    return pid, int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_warm_workers_are_forked_served_fresh_code_and_can_be_terminated(probe_dagster):
+    """Runs are forked from the launcher's fork server (no interpreter start-up per run); a source file changed
+    under the code location restarts it, so no run sees stale code; terminating a run interrupts its worker."""
+    source = REPO_ROOT / "tests" / "support" / "probe_location.py"
+    servers = []
+    dagster = probe_dagster
+    for touch in (False, False, True):  # the sleeper runs one at a time (its tag's limit is 1)
+        if touch:
+            os.utime(source)  # an edited code location: same content, newer mtime
+        run_id = dagster.launch("sleeper", {"ops": {"sleep": {"config": {"seconds": 600}}}})
+        dagster.wait_for(run_id, {"STARTED"}, timeout=180)
+        with dagster.instance() as instance:
+            assert instance.get_run_by_id(run_id).tags.get("lakehouse/warm_worker") == "true"
+            pid, server = _worker(instance, run_id)
+        assert b"forkserver" in Path(f"/proc/{server}/cmdline").read_bytes(), "a fork-server child"
+        servers.append(server)
+        dagster.graphql("mutation($id: String!) { terminateRun(runId: $id) { __typename } }", {"id": run_id})
+        assert dagster.wait_for(run_id, {"CANCELED", "FAILURE"}, timeout=120).status == "CANCELED"
+        deadline = time.monotonic() + 30
+        while process_started_at(pid) is not None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert process_started_at(pid) is None, "the terminated run's worker is gone"
+    assert servers[0] == servers[1], "unchanged code: the same fork server serves the next run"
+    assert servers[2] != servers[1], "changed code: a fork server started afresh"
+
+
+def _enqueued(dagster, run_id: str) -> bool:
+    with dagster.instance() as instance:
+        return bool(instance.all_logs(run_id, of_type=DagsterEventType.PIPELINE_ENQUEUED))
+
+
+def test_a_run_whose_orchestrator_was_killed_is_failed_and_frees_the_queue(probe_dagster):
+    dagster = probe_dagster
+    # The fast lane (bronze's micro-batches): launched at once while the queue is empty...
+    fast = dagster.launch("quick", tags={LAUNCH_TAG: IMMEDIATE})
+    assert dagster.wait_for(fast, {"SUCCESS", "FAILURE"}, timeout=180).status == "SUCCESS"
+    assert not _enqueued(dagster, fast), "a micro-batch run waited in an empty queue"
+
+    stuck = dagster.launch("sleeper", {"ops": {"sleep": {"config": {"seconds": 600}}}})
+    dagster.wait_for(stuck, {"STARTED"}, timeout=180)
+    # Same tag as the models runs (limit 1): it can only start once the first one is out of the way.
+    later = dagster.launch("sleeper", {"ops": {"sleep": {"config": {"seconds": 1}}}})
+    time.sleep(5)
+    assert dagster.run(later).status == "QUEUED"
+    # ... and through the queue, like any run, while a run waits there
+    behind = dagster.launch("quick", tags={LAUNCH_TAG: IMMEDIATE})
+    assert dagster.wait_for(behind, {"SUCCESS", "FAILURE"}, timeout=120).status == "SUCCESS"
+    assert _enqueued(dagster, behind), "a micro-batch run overtook the queue"
+
+    dagster.kill()  # dagster dev, webserver, daemon, code server and the run worker: kill -9, all at once
+    assert dagster.processes() == []
+    with dagster.instance() as instance:  # what the killed orchestrator left behind
+        assert instance.get_run_by_id(stuck).status.value == "STARTED"
+
+    restarted = time.time()
+    dagster.start()
+    answered = time.time() - restarted
+    failed = dagster.wait_for(stuck, {"FAILURE"}, timeout=300, poll=2)
+    done = dagster.wait_for(later, {"SUCCESS", "FAILURE"}, timeout=300, poll=2)
+    with dagster.instance() as instance:
+        failures = instance.all_logs(stuck, of_type=DagsterEventType.RUN_FAILURE)
+    failed_after = failures[-1].timestamp - restarted
+    print(
+        f"\nafter the restart: dagster dev answered in {answered:.0f}s, the dead run was failed at "
+        f"{failed_after:.0f}s, the run queued behind it succeeded at {done.ended - restarted:.0f}s"
+    )
+
+    assert failed.status == "FAILURE"
+    assert "run worker process" in failures[-1].message and "is gone" in failures[-1].message, failures[-1].message
+    assert done.status == "SUCCESS"
+    assert failed_after < answered + 60  # within two monitoring polls (30 s) of Dagster being back
+
+
+def test_a_ctrl_c_that_reaches_a_warm_worker_as_it_starts_is_held_for_its_run():
+    """Ctrl-C reaches every process of the terminal's group, a worker forked that instant too: it must neither die
+    before it can fail its run (the run would stay STARTING) nor lose the signal (its run would go on to the end).
+    The worker raises SIGINT at its first instruction and exits 0 only if the interrupt is held for Dagster."""
+    context = LocalWorkerRunLauncher(preload=[])._warm_context(None, None)
+    worker = context.Process(target=interrupted_worker)
+    worker.start()
+    worker.join(timeout=60)
+    assert worker.exitcode == 0
 
 
 def _cmdline(pid: int) -> str:
