@@ -65,6 +65,19 @@ def unread(
     return picked or [LakeObject(*rows[0][:4])]
 
 
+def keys_under(conn: psycopg.Connection, dataset: str, prefixes: list[str]) -> list[str]:
+    """Registered keys of `dataset` under any of `prefixes` (folders, without the trailing slash): what a model
+    wrote and committed there, without listing the object store (an index range per prefix: '/' < '0')."""
+    if not prefixes:
+        return []
+    rows = conn.execute(
+        "SELECT o.key FROM unnest(%s::text[]) AS p(prefix) JOIN lakehouse_state.lake_objects o "
+        "ON o.key >= p.prefix || '/' AND o.key < p.prefix || '0' WHERE o.dataset = %s ORDER BY o.key",
+        [prefixes, dataset],
+    ).fetchall()
+    return [key for (key,) in rows]
+
+
 def backlog(conn: psycopg.Connection, dataset: str, after: int) -> tuple[int, int]:
     """Objects and bytes of `dataset` after id `after`: what a reader still has to read."""
     count, size = conn.execute(

@@ -9,7 +9,7 @@ looks for more input after every batch and once more after letting the lock go.
 Output is written so that repeating a batch changes nothing:
 - s3 models write Parquet files named after the batch (b<batch id>_*.parquet) under
   <folder>/<stem>/<partition columns>/, replacing that batch's earlier files, and drop rows whose
-  unique key is already in the model's other files of the same partitions;
+  unique key is already in the model's committed files of the same partitions (the registry's);
 - postgres models upsert on their unique key (keeping the newer row when `newer_by` is set);
 - views are CREATE OR REPLACE;
 - changes models apply a change log to a mirror table, a change only if newer than the row's (changes.py).
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,11 +100,12 @@ class ModelRunner:
         """A DuckDB list literal of the s3:// URIs of `keys`."""
         return _list_literal([self.store.uri(k) for k in keys])
 
-    def keys(self, prefix: str, suffix: str) -> list[str]:
-        """Object keys under `prefix`/ ending in `suffix`, sorted."""
-        s3 = self.store.client()
+    def keys(self, prefix: str, suffix: str, s3=None) -> list[str]:
+        """Object keys starting with `prefix` and ending in `suffix`, sorted (through `s3`, a client that may be
+        shared by threads, or a new one)."""
+        s3 = s3 or self.store.client()
         keys = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.store.bucket, Prefix=prefix + "/"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.store.bucket, Prefix=prefix):
             keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(suffix))
         return sorted(keys)
 
@@ -236,54 +238,48 @@ class ModelRunner:
         return ModelRun(model.name, outputs=[model.relation], batches=1)
 
     def _write_parquet(self, con: duckdb.DuckDBPyConnection, model: Model, result: ModelRun) -> None:
+        """Drop the batch's rows whose key the model's committed files of the same partitions hold (found in the
+        registry, not by listing), replace an earlier attempt's files of this very batch, write, register."""
         key, parts = model.config["unique_key"], model.config["partition_by"]
         touched = con.execute(f"SELECT DISTINCT {', '.join(parts)} FROM batch").fetchall()
         prefixes = [
             "/".join([model.relation] + [f"{c}={v}" for c, v in zip(parts, row, strict=False)]) for row in touched
         ]
         ours = f"b{result.batch_id}_"
-        existing, stale = [], []
-        for prefix in prefixes:
-            for k in self.keys(prefix, ".parquet"):
-                (stale if k.rsplit("/", 1)[1].startswith(ours) else existing).append(k)
+        with self.postgres.connect() as conn:
+            existing = lake_objects.keys_under(conn, model.relation, prefixes)
         if existing:
             con.execute(
-                f"DELETE FROM batch WHERE {key} IN (SELECT {key} FROM read_parquet("
-                f"{_list_literal([self.store.uri(k) for k in existing])}, hive_partitioning=false))"
+                f"DELETE FROM batch WHERE {key} IN (SELECT {key} FROM read_parquet({self.uris(existing)}, "
+                f"hive_partitioning=false))"
             )
-        if stale:  # an earlier attempt of this very batch: replace its files
+        stale = self._attempts(prefixes, ours)
+        if stale:  # an earlier attempt of this very batch, never registered: replace its files
             self.store.client().delete_objects(
                 Bucket=self.store.bucket, Delete={"Objects": [{"Key": k} for k in stale]}
             )
         result.rows = con.execute("SELECT count(*) FROM batch").fetchone()[0]
         written: list[tuple[str, int, int]] = []
         if result.rows:
-            con.execute(
+            stats = con.execute(
                 f"COPY batch TO {_quote(self.store.uri(model.relation))} (FORMAT parquet, "
                 f"PARTITION_BY ({', '.join(parts)}), FILENAME_PATTERN '{ours}{{i}}', "
-                f"OVERWRITE_OR_IGNORE true)"
-            )
+                f"OVERWRITE_OR_IGNORE true, RETURN_STATS true)"
+            ).fetchall()
+            root = self.store.uri("")
+            written = [(name.removeprefix(root), int(count), int(size)) for name, count, size, *_ in stats]
             result.outputs = prefixes
-            written = self._described(
-                [
-                    k
-                    for prefix in prefixes
-                    for k in self.keys(prefix, ".parquet")
-                    if k.rsplit("/", 1)[1].startswith(ours)
-                ],
-                con,
-            )
         with self.postgres.connect() as conn, conn.cursor() as cur:  # after the files are safely written
             lake_objects.register(cur, model.relation, written)
             self.record(cur, model, result)
 
-    def _described(self, keys: list[str], con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
-        """(key, rows, bytes) of Parquet files just written, for the registry."""
-        if not keys:
-            return []
-        rows = dict(con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({self.uris(keys)})").fetchall())
-        sizes = {k: self.store.client().head_object(Bucket=self.store.bucket, Key=k)["ContentLength"] for k in keys}
-        return [(k, int(rows.get(self.store.uri(k), 0)), sizes[k]) for k in keys]
+    def _attempts(self, prefixes: list[str], ours: str) -> list[str]:
+        """Files an earlier attempt of this batch left under `prefixes` (one listing per partition, in parallel:
+        a large batch touches dozens)."""
+        s3 = self.store.client()  # one client: creating clients is not thread-safe, using one is
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            found = pool.map(lambda prefix: self.keys(f"{prefix}/{ours}", ".parquet", s3), prefixes)
+        return [k for keys in found for k in keys]
 
     def _upsert_postgres(self, con: duckdb.DuckDBPyConnection, model: Model, result: ModelRun) -> None:
         """Upsert the batch into the model's table: DuckDB copies it into a staging table (binary COPY

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import duckdb
 
+from assets import lake_objects
 from assets.models.project import Model
 
 
@@ -72,10 +73,11 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
         hours = sorted(
             {(w.astimezone(timezone.utc).strftime("%Y-%m-%d"), w.astimezone(timezone.utc).hour) for w in touched}
         )
-        upstream = runner.models[model.refs[0]]
-        sources = [
-            k for d, h in hours for k in runner.keys(f"{upstream.relation}/event_date={d}/event_hour={h}", ".parquet")
-        ]
+        upstream = runner.models[model.refs[0]].relation
+        with runner.postgres.connect() as conn:  # the upstream's committed files of those hours
+            sources = lake_objects.keys_under(
+                conn, upstream, [f"{upstream}/event_date={d}/event_hour={h}" for d, h in hours]
+            )
         excluded = [e[0] for e in late] + known_late
         con.execute(
             f"CREATE TEMP TABLE window_events AS SELECT * FROM (SELECT *, {bucket} AS window_start "
