@@ -1,8 +1,9 @@
 """Benchmark of issue 11, every figure through the real path, side by side with its peer, as one table.
 
-    .venv/bin/python bench/realtime.py [--markers 20] [--backlog 1000000] [--skip latency,throughput,small]
+    .venv/bin/python bench/realtime.py [--markers 20] [--backlog 1000000] [--build-events 10000000]
+                                       [--skip latency,throughput,small,build,flink]
 
-On the running stack (`lakehouse up --with superset`), with `dagster dev` started by this script on a private
+On the running stack (`lakehouse up --with flink,superset`), with `dagster dev` started by this script on a private
 Dagster instance (tests/support/dagster_dev.py: webserver, daemon, code server and run workers as real
 processes; the queue and monitoring settings of infra/dagster/dagster.yaml):
 - event → dashboard: marker orders produced to `orders`; each is timed until Superset's chart data API
@@ -13,8 +14,11 @@ processes; the queue and monitoring settings of infra/dagster/dagster.yaml):
   the first run's creation to the last offset in bronze's ledger, beside `kcat -C -e` on the same backlog;
   the peak memory of a run worker;
 - a bronze run for a handful of records, created → success, with the launcher's warm run workers and, beside it,
-  with the code server's spawned ones (orchestration/run_launcher.py).
-The 10 M-event model build is `bench/windows_build.py`; Flink's figure is `bench/flink_vs_bronze.py`.
+  with the code server's spawned ones (orchestration/run_launcher.py);
+- the full model build from a 10 M-event bronze and one 10k-event batch after it (bench/windows_build.py, in
+  process on its own bucket and database);
+- the Flink SQL pipeline Kafka → object store on a `--backlog` topic at parallelism 1 (bench/flink_vs_bronze.py,
+  which also runs parallelism 3 and the bronze path beside it).
 Prints figures; asserts nothing.
 """
 
@@ -38,8 +42,13 @@ from confluent_kafka.admin import NewTopic  # noqa: E402
 from assets.bronze.ranges import read_topic_id, read_watermarks  # noqa: E402
 from assets.dashboards import spec  # noqa: E402
 from assets.dashboards.provision import provision  # noqa: E402
+from assets.flink.control import PipelineClients  # noqa: E402
+from bench import windows_build  # noqa: E402
+from bench.bronze_ingest import make_backlog  # noqa: E402
+from bench.flink_vs_bronze import flink_phase  # noqa: E402
 from infra.generator import GeneratorSpec, produce  # noqa: E402
 from infra.stack.config import REPO_ROOT, StackConfig  # noqa: E402
+from infra.stack.sandbox import sandbox  # noqa: E402
 from resources.definitions import platform_resources  # noqa: E402
 from tests.support.dagster_dev import DagsterDev, throwaway_database  # noqa: E402
 
@@ -56,6 +65,9 @@ PREVIOUS = {
     "latency": "79 s (one event, quiet), 171–549 s under load",
     "bronze": "108,183 rec/s in-process; 10 runs of a backlog: minutes",
     "small": "7–12 s",
+    "build": "98.5 s (one unbounded batch, before DuckDB's memory limit)",
+    "incremental": "about 2 s",
+    "flink": "about 10,000 rec/s",
 }
 
 
@@ -376,11 +388,48 @@ def small_run_figures(cfg: StackConfig, resources: dict, count: int = 5) -> list
     return rows
 
 
+def build_figures(cfg: StackConfig, resources: dict, events: int) -> list[tuple]:
+    """The full model build from `events` in bronze and one 10k-event batch after it (bench/windows_build.py)."""
+    with sandbox(cfg, resources["object_store"], resources["postgres"], prefix="bench") as (store, postgres):
+        f = windows_build.measure(store, postgres, events, 10_000, 100)
+    slowest = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(f["full_models"].items(), key=lambda kv: -kv[1])[:3])
+    return [
+        (
+            f"full model build, {events:,} events in bronze",
+            f"{f['full']:.1f} s ({slowest}; peak {f['peak_mb']:.0f} MB)",
+            "≤ 45 s",
+            PREVIOUS["build"],
+        ),
+        ("one 10,000-event batch through every model", f"{f['incremental']:.2f} s", "≤ 1 s", PREVIOUS["incremental"]),
+    ]
+
+
+def flink_figures(cfg: StackConfig, resources: dict, events: int) -> list[tuple]:
+    """The Flink SQL pipeline Kafka → object store on a backlog of `events` (bench/flink_vs_bronze.py, p=1)."""
+    topic = f"bench-flink-{uuid.uuid4().hex[:8]}"
+    make_backlog(topic, events)
+    try:
+        with sandbox(cfg, resources["object_store"], resources["postgres"], prefix="bench") as (store, postgres):
+            clients = PipelineClients(resources["flink"], postgres, store, resources["kafka"].bootstrap_servers)
+            f = flink_phase(topic, events, 1, clients)
+    finally:
+        resources["kafka"].admin().delete_topics([topic])
+    return [
+        (
+            f"Flink SQL Kafka → object store, {events:,}-event backlog, parallelism 1",
+            f"{events / f['wall_seconds']:,.0f} rec/s wall, {f['own_rate']:,.0f} by its source counter",
+            "≥ 80,000 rec/s",
+            PREVIOUS["flink"],
+        )
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--markers", type=int, default=20)
     parser.add_argument("--backlog", type=int, default=1_000_000)
-    parser.add_argument("--skip", default="", help="comma-separated: latency, throughput, small")
+    parser.add_argument("--build-events", type=int, default=10_000_000)
+    parser.add_argument("--skip", default="", help="comma-separated: latency, throughput, small, build, flink")
     args = parser.parse_args()
     cfg, resources = StackConfig.from_env(), _resources()
     rows: list[tuple] = []
@@ -390,6 +439,10 @@ def main() -> None:
         rows += small_run_figures(cfg, resources)
     if "latency" not in args.skip:
         rows += latency_figures(cfg, resources, args.markers)
+    if "build" not in args.skip:
+        rows += build_figures(cfg, resources, args.build_events)
+    if "flink" not in args.skip:
+        rows += flink_figures(cfg, resources, args.backlog)
     print("| figure | now | target | before (issue 11) |\n|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")

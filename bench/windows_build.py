@@ -73,6 +73,30 @@ def run_models(runner: ModelRunner, models: dict) -> dict[str, float]:
     return timings
 
 
+def measure(store: ObjectStoreResource, postgres: PostgresResource, events: int, batch: int, files: int) -> dict:
+    """Write `events` to bronze, build every model from scratch, then land and run one batch of `batch` events:
+    seconds of each (total and per model), the result's size and this process's peak memory."""
+    models = load_models()
+    runner = ModelRunner(models, store, postgres)
+    start_epoch = int(time.time()) - events // 10 - 3600
+    t0 = time.monotonic()
+    write_bronze(store, postgres, 0, events, files, start_epoch)
+    figures: dict = {"bronze_seconds": time.monotonic() - t0}
+    t0 = time.monotonic()
+    figures["full_models"] = run_models(runner, models)
+    figures["full"] = time.monotonic() - t0
+    write_bronze(store, postgres, events, batch, 1, start_epoch)
+    t0 = time.monotonic()
+    figures["incremental_models"] = run_models(runner, models)
+    figures["incremental"] = time.monotonic() - t0
+    with postgres.connect() as conn:
+        figures["windows"], figures["orders"] = conn.execute(
+            "SELECT (SELECT count(*) FROM app.orders_per_minute), (SELECT count(*) FROM app.orders)"
+        ).fetchone()
+    figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=10_000_000)
@@ -82,37 +106,19 @@ def main() -> None:
 
     base = platform_resources()
     with sandbox(StackConfig.from_env(), base["object_store"], base["postgres"], prefix="bench") as (store, postgres):
-        models = load_models()
-        runner = ModelRunner(models, store, postgres)
-        start_epoch = int(time.time()) - args.events // 10 - 3600
-        t0 = time.monotonic()
-        write_bronze(store, postgres, 0, args.events, args.files, start_epoch)
-        print(f"bronze: {args.events:,} events in {args.files} objects written in {time.monotonic() - t0:.1f}s")
-
-        t0 = time.monotonic()
-        timings = run_models(runner, models)
-        total = time.monotonic() - t0
-        print(
-            f"full build from scratch: {total:.1f}s  (" + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()) + ")"
-        )
-
-        write_bronze(store, postgres, args.events, args.batch, 1, start_epoch)
-        t0 = time.monotonic()
-        timings = run_models(runner, models)
-        total = time.monotonic() - t0
-        print(
-            f"one incremental batch of {args.batch:,} events end to end: {total:.2f}s  ("
-            + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
-            + ")"
-        )
-        with postgres.connect() as conn:
-            windows, orders = conn.execute(
-                "SELECT (SELECT count(*) FROM app.orders_per_minute), (SELECT count(*) FROM app.orders)"
-            ).fetchone()
-        print(
-            f"result: {windows:,} 1-minute windows, {orders:,} orders; "
-            f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
-        )
+        f = measure(store, postgres, args.events, args.batch, args.files)
+    print(f"bronze: {args.events:,} events in {args.files} objects written in {f['bronze_seconds']:.1f}s")
+    print(
+        f"full build from scratch: {f['full']:.1f}s  ("
+        + ", ".join(f"{k} {v:.1f}s" for k, v in f["full_models"].items())
+        + ")"
+    )
+    print(
+        f"one incremental batch of {args.batch:,} events end to end: {f['incremental']:.2f}s  ("
+        + ", ".join(f"{k} {v:.2f}s" for k, v in f["incremental_models"].items())
+        + ")"
+    )
+    print(f"result: {f['windows']:,} 1-minute windows, {f['orders']:,} orders; peak memory {f['peak_mb']:.0f} MB")
 
 
 if __name__ == "__main__":
