@@ -78,13 +78,14 @@ def keys_under(conn: psycopg.Connection, dataset: str, prefixes: list[str]) -> l
     return [key for (key,) in rows]
 
 
-def backlog(conn: psycopg.Connection, dataset: str, after: int) -> tuple[int, int]:
-    """Objects and bytes of `dataset` after id `after`: what a reader still has to read."""
-    count, size = conn.execute(
-        "SELECT count(*), coalesce(sum(bytes), 0) FROM lakehouse_state.lake_objects WHERE dataset = %s AND id > %s",
+def backlog(conn: psycopg.Connection, dataset: str, after: int) -> tuple[int, int, int]:
+    """Objects, bytes and records of `dataset` after id `after`: what a reader still has to read."""
+    count, size, records = conn.execute(
+        "SELECT count(*), coalesce(sum(bytes), 0), coalesce(sum(records), 0) FROM lakehouse_state.lake_objects "
+        "WHERE dataset = %s AND id > %s",
         [dataset, after],
     ).fetchone()
-    return count, int(size)
+    return count, int(size), int(records)
 
 
 def mark_read(cur: psycopg.Cursor, model: str, dataset: str, last_id: int) -> None:

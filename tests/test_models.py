@@ -84,12 +84,15 @@ def test_crash_after_writing_silver_then_retry_gives_the_same_end_state(lake, mo
 
 def test_a_backlog_drains_in_batches_bounded_by_records(resources, cfg):
     """Compressed bytes do not bound DuckDB's memory (a 512 MB zstd batch is about 30 M events): records do.
-    Objects of 3, 3, 7 and 2 events with at most 5 per batch: four batches, the 7 alone (never a stall)."""
+    Objects of 3, 3, 7 and 2 events with at most 5 per batch: four batches, the 7 alone (never a stall); two
+    batches per run leave a backlog the materialization shows, which the next run drains."""
     with sandbox(cfg, resources["object_store"], resources["postgres"], prefix="test") as (store, postgres):
-        lake = Lake(store, postgres, ModelSettings(max_records_per_batch=5))
+        lake = Lake(store, postgres, ModelSettings(max_records_per_batch=5, max_batches_per_run=2))
         events = [_event(f"o-{i}", "created", NOW - timedelta(seconds=60 - i)) for i in range(15)]
         for lo, hi in ((0, 3), (3, 6), (6, 13), (13, 15)):
             lake.land(events[lo:hi])
-        silver = lake.runner.run(lake.models["silver_orders"])
-        assert (silver.batches, silver.rows, silver.backlog_objects) == (4, 15, 0)
+        first = lake.runner.run(lake.models["silver_orders"])
+        assert (first.batches, first.rows, first.backlog_objects, first.backlog_records) == (2, 6, 2, 9)
+        second = lake.runner.run(lake.models["silver_orders"])
+        assert (second.batches, second.rows, second.backlog_objects, second.backlog_records) == (2, 9, 0, 0)
         assert len(lake.silver([e["event_id"] for e in events])) == 15

@@ -62,6 +62,7 @@ def build_model_asset(model: Model, models: dict[str, Model]) -> AssetsDefinitio
                 "rows_written": result.rows,
                 "backlog_objects": result.backlog_objects,
                 "backlog_bytes": result.backlog_bytes,
+                "backlog_records": result.backlog_records,
                 "outputs": MetadataValue.json(result.outputs),
                 **result.figures,
             }

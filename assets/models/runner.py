@@ -59,6 +59,7 @@ class ModelRun:
     batches: int = 0  # batches folded into this result (a run may take several)
     backlog_objects: int = 0  # input objects still unread after the run
     backlog_bytes: int = 0
+    backlog_records: int = 0
     late_events: int = 0  # windowed models
     future_events: int = 0  # windowed models: event times beyond now + WINDOW_MAX_FUTURE_SECONDS
     watermark: object = None  # windowed models: the watermark after the batch
@@ -162,7 +163,7 @@ class ModelRunner:
                         break
                     _fold(total, batch)
             # a batch landed while we held the lock was left to us by a run that found it taken
-            total.backlog_objects, total.backlog_bytes = self._backlog(model, total.dataset)
+            total.backlog_objects, total.backlog_bytes, total.backlog_records = self._backlog(model, total.dataset)
             if not total.backlog_objects or total.batches >= self.settings.max_batches_per_run:
                 return total
 
@@ -180,7 +181,7 @@ class ModelRunner:
                 if held:
                     conn.execute("SELECT pg_advisory_unlock(hashtext('lakehouse_model:' || %s))", [model.name])
 
-    def _backlog(self, model: Model, dataset: str) -> tuple[int, int]:
+    def _backlog(self, model: Model, dataset: str) -> tuple[int, int, int]:
         with self.postgres.connect() as conn:
             return lake_objects.backlog(conn, dataset, lake_objects.last_read(conn, model.name, dataset))
 
@@ -188,14 +189,13 @@ class ModelRunner:
         """Run one batch: the next unread input objects, at most max_objects/bytes/records_per_batch."""
         with self.postgres.connect() as conn:
             after = lake_objects.last_read(conn, model.name, dataset)
-            limits = self.settings
             objects = lake_objects.unread(
                 conn,
                 dataset,
                 after,
-                limits.max_objects_per_batch,
-                limits.max_bytes_per_batch,
-                limits.max_records_per_batch,
+                self.settings.max_objects_per_batch,
+                self.settings.max_bytes_per_batch,
+                self.settings.max_records_per_batch,
             )
         todo = [o.key for o in objects]
         result = ModelRun(model.name, dataset=dataset, inputs=todo)
