@@ -75,7 +75,7 @@ def bronze_job(spec: TopicSpec, bronze: AssetsDefinition, downstream: AssetSelec
         selection=selection,
         executor_def=in_process_executor,
         description=f"Land one micro-batch of Kafka topic {spec.topic} in bronze, then run the models that read it",
-        tags={"kafka/topic": spec.topic, "dagster/max_runtime": "1200", LAUNCH_TAG: IMMEDIATE},
+        tags={"kafka/topic": spec.topic, "dagster/max_runtime": "1200"},
     )
 
 
@@ -295,7 +295,13 @@ def _request(spec: TopicSpec, op_name: str, topic_id: str, ranges: Ranges, attem
         run_config=RunConfig(
             ops={op_name: BronzeBatchConfig(topic_id=topic_id, ranges={str(p): [s, e] for p, (s, e) in ranges.items()})}
         ),
-        tags={"kafka/topic": spec.topic, "kafka/topic_id": topic_id, "bronze/attempt": str(attempt)},
+        # the fast lane: launched by the sensor daemon as it submits (a run launched from the UI queues as usual)
+        tags={
+            "kafka/topic": spec.topic,
+            "kafka/topic_id": topic_id,
+            "bronze/attempt": str(attempt),
+            LAUNCH_TAG: IMMEDIATE,
+        },
     )
 
 

@@ -1,10 +1,10 @@
 """The platform's run coordinator: Dagster's run queue, with a fast lane for micro-batch runs.
 
 Dagster's queue daemon looks at the queue once a second at best (`dequeue_interval_seconds` is a whole number):
-about a second of a 2 s bronze run went on waiting there (issue 11). A run whose job carries the tag
-`lakehouse/launch: immediate` (the bronze jobs) is launched the moment it is submitted, as Dagster's default
-coordinator launches every run, provided nothing waits in the queue (no overtaking), it carries no tag that a
-`tag_concurrency_limits` entry limits, and fewer than `max_concurrent_runs` runs are starting or running.
+about a second of a 2 s bronze run went on waiting there (issue 11). A run tagged `lakehouse/launch: immediate`
+(the bronze sensors' runs) is launched the moment it is submitted, as Dagster's default coordinator launches every
+run, provided nothing waits in the queue (no overtaking), it carries no tag that a `tag_concurrency_limits` entry
+limits, and fewer than `max_concurrent_runs` runs are starting or running.
 Otherwise it is queued like any run. The limit is checked, not reserved: runs submitted at the same instant by
 different sensors may exceed it by a run or two (the bronze sensors bound their runs in flight themselves).
 A fast-lane run never passes through QUEUED, so the queue daemon cannot launch it a second time.

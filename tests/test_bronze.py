@@ -13,6 +13,7 @@ from dagster import DagsterInstance
 from assets.bronze.topics import TopicSpec
 from assets.bronze.writer import topic_token
 from infra.generator import BAD_KINDS, GeneratorSpec, produce
+from orchestration.run_coordinator import IMMEDIATE, LAUNCH_TAG
 from tests.support.bronze import BronzeHarness, check_results
 
 
@@ -46,6 +47,7 @@ def test_a_tick_that_finds_nothing_waits_for_the_next_record_and_requests_it_at_
     assert returned - started < 8 and returned - produced[0][1] < 2
     ranges = request.run_config["ops"][harness.asset.op.name]["config"]["ranges"]
     assert sum(end - start for start, end in ranges.values()) == 1
+    assert request.tags[LAUNCH_TAG] == IMMEDIATE  # and launched as it is submitted (the run queue's fast lane)
 
 
 def test_every_record_lands_or_is_quarantined_exactly_once(harness):
