@@ -67,12 +67,14 @@ def unread(
 
 def keys_under(conn: psycopg.Connection, dataset: str, prefixes: list[str]) -> list[str]:
     """Registered keys of `dataset` under any of `prefixes` (folders, without the trailing slash): what a model
-    wrote and committed there, without listing the object store (an index range per prefix: '/' < '0')."""
+    wrote and committed there, without listing the object store (an index range per prefix, in byte order where
+    '/' < '0': the "C" collation whatever the database's, migration 0010)."""
     if not prefixes:
         return []
     rows = conn.execute(
         "SELECT o.key FROM unnest(%s::text[]) AS p(prefix) JOIN lakehouse_state.lake_objects o "
-        "ON o.key >= p.prefix || '/' AND o.key < p.prefix || '0' WHERE o.dataset = %s ORDER BY o.key",
+        "ON o.key COLLATE \"C\" >= p.prefix || '/' AND o.key COLLATE \"C\" < p.prefix || '0' "
+        'WHERE o.dataset = %s ORDER BY o.key COLLATE "C"',
         [prefixes, dataset],
     ).fetchall()
     return [key for (key,) in rows]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from assets import lake_objects
 from assets.models.runner import ModelRunner
 from infra.stack.sandbox import sandbox
 from resources.models import ModelSettings
@@ -96,3 +97,21 @@ def test_a_backlog_drains_in_batches_bounded_by_records(resources, cfg):
         second = lake.runner.run(lake.models["silver_orders"])
         assert (second.batches, second.rows, second.backlog_objects, second.backlog_records) == (2, 9, 0, 0)
         assert len(lake.silver([e["event_id"] for e in events])) == 15
+
+
+def test_a_partitions_committed_files_are_found_whatever_the_databases_collation(resources, cfg):
+    """Silver's dedup and the windows find a partition's files by key prefix, a range in byte order. Under a collation
+    that ignores punctuation (glibc's en_US.utf8, the postgres image's default, does) hour 1's files sort after the
+    prefix of hour 10 and would be missed: duplicates in silver. The column here gets such a collation (ICU's)."""
+    with sandbox(cfg, resources["object_store"], resources["postgres"], prefix="test") as (_store, postgres):
+        hour = "silver/orders/event_date=2026-01-01/event_hour="
+        keys = [f"{hour}{h}/b{b}_0.parquet" for h in (1, 10, 11, 2) for b in ("0f", "a1")]
+        with postgres.connect() as conn, conn.cursor() as cur:
+            cur.execute("CREATE COLLATION lakehouse_state.shifted (provider = icu, locale = 'en-US-u-ka-shifted')")
+            cur.execute(
+                "ALTER TABLE lakehouse_state.lake_objects ALTER COLUMN key TYPE text COLLATE lakehouse_state.shifted"
+            )
+            lake_objects.register(cur, "silver/orders", [(k, 1, 1) for k in keys])
+        with postgres.connect() as conn:
+            found = lake_objects.keys_under(conn, "silver/orders", [f"{hour}1", f"{hour}2"])
+        assert found == sorted(k for k in keys if f"{hour}1/" in k or f"{hour}2/" in k)
