@@ -101,15 +101,6 @@ class ModelRunner:
         """A DuckDB list literal of the s3:// URIs of `keys`."""
         return _list_literal([self.store.uri(k) for k in keys])
 
-    def keys(self, prefix: str, suffix: str, s3=None) -> list[str]:
-        """Object keys starting with `prefix` and ending in `suffix`, sorted (through `s3`, a client that may be
-        shared by threads, or a new one)."""
-        s3 = s3 or self.store.client()
-        keys = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.store.bucket, Prefix=prefix):
-            keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(suffix))
-        return sorted(keys)
-
     def dataset(self, model: Model) -> str:
         """The registry dataset the model reads: bronze/<topic> for a source (the source's `topic`, else its
         name), the upstream's prefix for a ref."""
@@ -277,9 +268,14 @@ class ModelRunner:
         """Files an earlier attempt of this batch left under `prefixes` (one listing per partition, in parallel:
         a large batch touches dozens)."""
         s3 = self.store.client()  # one client: creating clients is not thread-safe, using one is
+        pages = s3.get_paginator("list_objects_v2")
+
+        def listed(prefix: str) -> list[str]:
+            found = pages.paginate(Bucket=self.store.bucket, Prefix=f"{prefix}/{ours}")
+            return [o["Key"] for page in found for o in page.get("Contents", []) if o["Key"].endswith(".parquet")]
+
         with ThreadPoolExecutor(max_workers=8) as pool:
-            found = pool.map(lambda prefix: self.keys(f"{prefix}/{ours}", ".parquet", s3), prefixes)
-        return [k for keys in found for k in keys]
+            return [key for keys in pool.map(listed, prefixes) for key in keys]
 
     def _upsert_postgres(self, con: duckdb.DuckDBPyConnection, model: Model, result: ModelRun) -> None:
         """Upsert the batch into the model's table: DuckDB copies it into a staging table (binary COPY
