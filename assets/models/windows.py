@@ -78,10 +78,16 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
             sources = lake_objects.keys_under(
                 conn, upstream, [f"{upstream}/event_date={d}/event_hour={h}" for d, h in hours]
             )
+        earlier = sorted(set(sources) - set(files))  # the batch's own files are read already: new_events
+        events = "SELECT * FROM new_events"
+        if earlier:
+            events += (
+                f" UNION ALL BY NAME SELECT *, {bucket} AS window_start "
+                f"FROM read_parquet({runner.uris(earlier)}, hive_partitioning=false)"
+            )
         excluded = [e[0] for e in late] + known_late
         con.execute(
-            f"CREATE TEMP TABLE window_events AS SELECT * FROM (SELECT *, {bucket} AS window_start "
-            f"FROM read_parquet({runner.uris(sources)}, hive_partitioning=false)) "
+            f"CREATE TEMP TABLE window_events AS SELECT * FROM ({events}) "
             f"WHERE window_start IN (SELECT unnest(?)) AND {event} NOT IN (SELECT unnest(?))",
             [touched, excluded],
         )
