@@ -13,7 +13,7 @@ from psycopg.pq import TransactionStatus
 
 from resources.migrations import apply_migrations
 
-IDLE_PER_DATABASE = 4  # finished connections a process keeps per database URL for its next connect()
+IDLE_PER_DATABASE = 2  # a models pass holds at most two at once (its lock, a query): keep that many per database
 
 _idle: dict[str, list[psycopg.Connection]] = {}  # url -> this process's idle connections, in autocommit
 _idle_lock = threading.Lock()
