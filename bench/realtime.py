@@ -272,6 +272,7 @@ def throughput_figures(cfg: StackConfig, resources: dict, backlog: int) -> list[
                 runs = dagster.runs(job=f"bronze_{topic.replace('-', '_')}")
                 first = min(r.created for r in runs)
                 rate = backlog / (done - first)
+                _print_timeline(dagster, runs, first, done)
             finally:
                 dagster.stop()
         return [
@@ -292,6 +293,21 @@ def throughput_figures(cfg: StackConfig, resources: dict, backlog: int) -> list[
         ]
     finally:
         admin.delete_topics([topic])
+
+
+def _print_timeline(dagster: DagsterDev, runs: list, first: float, done: float) -> None:
+    """Where the backlog's seconds went, run by run (stderr): seconds after the first run's creation."""
+    with dagster.instance() as instance:
+        for run in sorted(runs, key=lambda r: r.created):
+            steps = {s.step_key: s for s in instance.get_run_step_stats(run.run_id)}
+            bronze = next((s for key, s in steps.items() if key.startswith("bronze")), None)
+            ended = (bronze.end_time or float("nan")) if bronze else float("nan")  # nan: not over when looked at
+            timing = f"bronze step {bronze.start_time - first:.1f}–{ended - first:.1f} s" if bronze else "no step"
+            print(
+                f"backlog run {run.run_id[:8]}: created {run.created - first:.1f} s, started "
+                f"{(run.started or run.created) - first:.1f} s, {timing}; landed all at {done - first:.1f} s",
+                file=sys.stderr,
+            )
 
 
 def _landed(resources: dict, topic_id: str, high: dict[int, int]) -> bool:
