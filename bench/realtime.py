@@ -299,8 +299,8 @@ def _print_timeline(dagster: DagsterDev, runs: list, first: float, done: float) 
     """Where the backlog's seconds went, run by run (stderr): seconds after the first run's creation."""
     with dagster.instance() as instance:
         for run in sorted(runs, key=lambda r: r.created):
-            steps = {s.step_key: s for s in instance.get_run_step_stats(run.run_id)}
-            bronze = next((s for key, s in steps.items() if key.startswith("bronze")), None)
+            steps = instance.get_run_step_stats(run.run_id)
+            bronze = next((s for s in steps if s.step_key.startswith("bronze")), None)
             ended = (bronze.end_time or float("nan")) if bronze else float("nan")  # nan: not over when looked at
             timing = f"bronze step {bronze.start_time - first:.1f}–{ended - first:.1f} s" if bronze else "no step"
             print(
