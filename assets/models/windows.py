@@ -78,7 +78,8 @@ def run_windowed(runner, model: Model, files: list[str], con: duckdb.DuckDBPyCon
             sources = lake_objects.keys_under(
                 conn, upstream, [f"{upstream}/event_date={d}/event_hour={h}" for d, h in hours]
             )
-        earlier = sorted(set(sources) - set(files))  # the batch's own files are read already: new_events
+        own = set(files)  # the batch's own files are read already: new_events
+        earlier = [key for key in sources if key not in own]
         events = "SELECT * FROM new_events"
         if earlier:
             events += (
