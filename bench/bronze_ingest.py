@@ -4,7 +4,9 @@
 
 Besides the sensor-and-runs figure, it times `ingest_batch` in one process per code tree (this one, and each
 --compare checkout, e.g. `git worktree add /tmp/bronze-head <commit>`) on the same backlog: CPU and wall
-microseconds per record, with the CPU of merely reading the records from Kafka printed as the floor.
+microseconds per record, with the CPU of merely reading the records from Kafka printed as the floor, and the CPU
+the broker and the object store spent serving it. Their sum is what one record costs the machine, so the
+machine's cores divided by it is the most bronze could land per second here with nothing else running.
 Needs the stack (`lakehouse up`). Prints figures; asserts nothing about time.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -30,6 +33,8 @@ from dagster import DagsterInstance  # noqa: E402
 
 from assets.bronze.topics import TopicSpec  # noqa: E402
 from infra.generator import GeneratorSpec, produce  # noqa: E402
+from infra.stack.config import StackConfig  # noqa: E402
+from infra.stack.proc import running_pid  # noqa: E402
 from resources.definitions import platform_resources  # noqa: E402
 
 
@@ -134,8 +139,23 @@ def _read_only(kafka, topic: str, batches: list[dict[int, tuple[int, int]]]) -> 
     return time.process_time() - cpu0
 
 
+SERVICES = ("kafka", "s3")  # the stack's processes that serve bronze: the broker and the object store
+
+
+def _service_cpu() -> dict[str, float]:
+    """CPU seconds the broker and the object store have used so far (all threads, from /proc)."""
+    cfg, ticks, used = StackConfig.from_env(), os.sysconf("SC_CLK_TCK"), {}
+    for name in SERVICES:
+        pid = running_pid(cfg, name)
+        if pid is not None:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return used
+
+
 def core_figures(topic: str, trees: list[Path], batch_records: int) -> list[tuple[Path, dict]]:
-    """`core_phase` once per code tree, each in its own process and bucket, one after the other."""
+    """`core_phase` once per code tree, each in its own process and bucket, one after the other, with the CPU the
+    broker and the object store spent meanwhile (the read-only pass included: it is the same per tree)."""
     store = platform_resources()["object_store"]
     s3 = store.client()
     figures = []
@@ -143,6 +163,7 @@ def core_figures(topic: str, trees: list[Path], batch_records: int) -> list[tupl
         bucket = f"bench-core-{uuid.uuid4().hex[:8]}"
         s3.create_bucket(Bucket=bucket)
         try:
+            before = _service_cpu()
             child = subprocess.run(
                 [
                     sys.executable,
@@ -162,7 +183,10 @@ def core_figures(topic: str, trees: list[Path], batch_records: int) -> list[tupl
                 text=True,
                 check=True,
             )
-            figures.append((tree, json.loads(child.stdout.strip().splitlines()[-1])))
+            figure = json.loads(child.stdout.strip().splitlines()[-1])
+            after = _service_cpu()
+            figure["service_cpu_s"] = {name: after[name] - before[name] for name in before if name in after}
+            figures.append((tree, figure))
         finally:
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
                 if page.get("Contents"):
@@ -291,13 +315,32 @@ def print_core(topic: str, trees: list[Path], batch_records: int) -> None:
         f"  {'code tree':<28} {'wall us/rec':>11} {'CPU us/rec':>10} {'read':>6} {'transform+write':>15} "
         f"{'records/s per core':>18} {'MB written':>10} {'peak RSS MB':>11}"
     )
-    for tree, fig in core_figures(topic, trees, batch_records):
+    figures = core_figures(topic, trees, batch_records)
+    for tree, fig in figures:
         n = fig["records"]
         cpu, read = fig["cpu_s"] / n * 1e6, fig["read_cpu_s"] / n * 1e6
         print(
             f"  {str(tree):<28} {fig['wall_s'] / n * 1e6:>11.2f} {cpu:>10.2f} {read:>6.2f} {cpu - read:>15.2f} "
             f"{1e6 / cpu:>18,.0f} {fig['bytes_written'] / 1e6:>10.1f} {fig['peak_rss_mb']:>11.0f}"
         )
+    cores = os.cpu_count() or 1
+    print(f"what a record costs the machine ({cores} cores), bronze's CPU plus the services' while they served it:")
+    for tree, fig in figures:
+        total, services = machine_cost(fig)
+        print(
+            f"  {str(tree):<28} {total:.2f} us/rec ("
+            + ", ".join(f"{name} {us:.2f}" for name, us in services.items())
+            + f"): at most {cores * 1e6 / total:,.0f} rec/s on {cores} cores with nothing else running"
+        )
+
+
+def machine_cost(fig: dict) -> tuple[float, dict[str, float]]:
+    """CPU microseconds one landed record costs the machine (bronze plus the services), and the services' part."""
+    n = fig["records"]
+    # the broker served each record twice (the read-only pass, then ingest_batch); the store was written once
+    reads = {"kafka": 2}
+    services = {name: seconds / (reads.get(name, 1) * n) * 1e6 for name, seconds in fig["service_cpu_s"].items()}
+    return fig["cpu_s"] / n * 1e6 + sum(services.values()), services
 
 
 def print_runs(topic: str, args: argparse.Namespace, kcat: float) -> None:
