@@ -12,12 +12,15 @@ processes; the queue and monitoring settings of infra/dagster/dagster.yaml):
 - bronze throughput: a backlog of `--backlog` events on a fresh 3-partition topic, landed by the sensor and
   the run launcher under `dagster dev` (a second instance whose BRONZE_TOPICS is that topic alone), timed from
   the first run's creation to the last offset in bronze's ledger, beside `kcat -C -e` on the same backlog and
-  the lab's one-object-per-message script (bench/bronze_ingest.py) on its first 10,000 events;
+  the lab's one-object-per-message script (bench/bronze_ingest.py) on its first 10,000 events, and the most
+  this machine's cores allow: cores / the CPU one record costs (`ingest_batch` in a plain process, plus the
+  broker's and the object store's CPU while they served it; bench/bronze_ingest.py);
   the peak memory of a run worker;
 - a bronze run for a handful of records, created → success, with the launcher's warm run workers and, beside it,
   with the code server's spawned ones (orchestration/run_launcher.py);
 - the full model build from a 10 M-event bronze and one 10k-event batch after it (bench/windows_build.py, in
-  process on its own bucket and database);
+  process on its own bucket and database), with the floors under it: DuckDB merely parsing bronze, Postgres
+  merely inserting the build's orders;
 - the Flink SQL pipeline Kafka → object store on a `--backlog` topic at parallelism 1 (bench/flink_vs_bronze.py,
   which also runs parallelism 3 and the bronze path beside it).
 Prints figures; asserts nothing.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -45,7 +49,7 @@ from assets.dashboards import spec  # noqa: E402
 from assets.dashboards.provision import provision  # noqa: E402
 from assets.flink.control import PipelineClients  # noqa: E402
 from bench import windows_build  # noqa: E402
-from bench.bronze_ingest import make_backlog, per_message_phase  # noqa: E402
+from bench.bronze_ingest import ROOT, core_figures, machine_cost, make_backlog, per_message_phase  # noqa: E402
 from bench.flink_vs_bronze import flink_phase  # noqa: E402
 from infra.generator import GeneratorSpec, produce  # noqa: E402
 from infra.stack.config import REPO_ROOT, StackConfig  # noqa: E402
@@ -251,6 +255,7 @@ def throughput_figures(cfg: StackConfig, resources: dict, backlog: int) -> list[
         )
         kcat = backlog / (time.monotonic() - t0)
         per_message = per_message_phase(topic, PER_MESSAGE_EVENTS)
+        cost, services = machine_cost(core_figures(topic, [ROOT], 100_000)[0][1])
         topic_id = read_topic_id(kafka, topic)
         high = {p: wm.high for p, wm in read_watermarks(kafka, topic).items()}
         env = {
@@ -283,6 +288,15 @@ def throughput_figures(cfg: StackConfig, resources: dict, backlog: int) -> list[
                 PREVIOUS["bronze"],
             ),
             ("kcat -C -e, same backlog", f"{kcat:,.0f} rec/s", "peer", ""),
+            (
+                f"bronze's ceiling on this machine: {os.cpu_count()} cores / CPU per record (ingest_batch in one "
+                "process, the broker and the object store serving it)",
+                f"{os.cpu_count() * 1e6 / cost:,.0f} rec/s ({cost:.1f} us/rec, of which "
+                + ", ".join(f"{name} {us:.1f}" for name, us in services.items())
+                + ")",
+                "bound",
+                "",
+            ),
             (
                 f"the lab's script (one object per message), first {PER_MESSAGE_EVENTS:,} of the backlog",
                 f"{per_message:,.0f} rec/s",
@@ -424,6 +438,13 @@ def build_figures(cfg: StackConfig, resources: dict, events: int) -> list[tuple]
             f"{f['full']:.1f} s ({slowest}; peak {f['peak_mb']:.0f} MB)",
             "≤ 45 s",
             PREVIOUS["build"],
+        ),
+        (
+            "the build's floors: DuckDB parsing every bronze line alone; Postgres inserting the build's "
+            f"{f['orders']:,} orders alone (empty copy of app.orders)",
+            f"{f['parse_floor']:.1f} s; {f['insert_floor']:.1f} s",
+            "bound",
+            "",
         ),
         ("one 10,000-event batch through every model", f"{f['incremental']:.2f} s", "≤ 1 s", PREVIOUS["incremental"]),
     ]

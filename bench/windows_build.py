@@ -4,7 +4,10 @@ incremental batch of 10,000 events end to end into Postgres.
     .venv/bin/python bench/windows_build.py [--events 10000000] [--batch 10000]
 
 Runs in its own bucket and database (dropped afterwards) on the stack (`lakehouse up`). Bronze is
-written by DuckDB in the exact shape the bronze asset writes. Prints figures; asserts nothing.
+written by DuckDB in the exact shape the bronze asset writes. Beside the build it prints two floors that no
+model code can go under: DuckDB merely parsing bronze's JSON lines (what silver must read), and Postgres merely
+inserting the build's app.orders rows into an empty copy of the table (the least the upsert must write).
+Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -95,7 +98,42 @@ def measure(store: ObjectStoreResource, postgres: PostgresResource, events: int,
             "SELECT (SELECT count(*) FROM app.orders_per_minute), (SELECT count(*) FROM app.orders)"
         ).fetchone()
     figures["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["parse_floor"] = parse_floor(runner, store, postgres)
+    figures["insert_floor"] = insert_floor(postgres)
     return figures
+
+
+def parse_floor(runner: ModelRunner, store: ObjectStoreResource, postgres: PostgresResource) -> float:
+    """Seconds DuckDB takes merely to parse every column of every bronze line (the source's columns), in a fresh
+    session: silver cannot read its input faster."""
+    with postgres.connect() as conn:
+        keys = lake_objects.keys_under(conn, dataset("bronze", "orders"), ["bronze/stream/orders"])
+    columns = runner.sources[("bronze", "orders")]["columns"]
+    reader = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
+    con = lake_duckdb.connect(store)
+    try:
+        t0 = time.monotonic()
+        con.execute(
+            f"SELECT max(hash(COLUMNS(*))) FROM read_json({runner.uris(keys)}, format='newline_delimited', "
+            f"columns={reader})"  # every column of every line parsed: count(*) alone would skip the values
+        ).fetchall()
+        return time.monotonic() - t0
+    finally:
+        con.close()
+
+
+def insert_floor(postgres: PostgresResource) -> float:
+    """Seconds Postgres takes merely to insert app.orders' rows into an empty copy of the table (same indexes,
+    no conflict, no client in between): the least the models' upsert of those rows must write."""
+    with postgres.connect() as conn:
+        conn.execute("CREATE TABLE lakehouse_state.insert_floor (LIKE app.orders INCLUDING ALL)")
+        try:
+            t0 = time.monotonic()
+            conn.execute("INSERT INTO lakehouse_state.insert_floor SELECT * FROM app.orders")
+            conn.commit()
+            return time.monotonic() - t0
+        finally:
+            conn.execute("DROP TABLE lakehouse_state.insert_floor")
 
 
 def main() -> None:
@@ -120,6 +158,11 @@ def main() -> None:
         + ")"
     )
     print(f"result: {f['windows']:,} 1-minute windows, {f['orders']:,} orders; peak memory {f['peak_mb']:.0f} MB")
+    print(
+        f"floors: DuckDB parsing bronze's JSON lines alone {f['parse_floor']:.1f}s; Postgres inserting the "
+        f"{f['orders']:,} orders alone (empty copy of app.orders, same indexes) {f['insert_floor']:.1f}s; "
+        f"together {f['parse_floor'] + f['insert_floor']:.1f}s before any window"
+    )
 
 
 if __name__ == "__main__":
