@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from dagster import DagsterInstance  # noqa: E402
 from assets.bronze.topics import TopicSpec  # noqa: E402
 from infra.generator import GeneratorSpec, produce  # noqa: E402
 from infra.stack.config import StackConfig  # noqa: E402
-from infra.stack.proc import running_pid  # noqa: E402
+from infra.stack.proc import cpu_seconds, running_pid  # noqa: E402
 from resources.definitions import platform_resources  # noqa: E402
 
 
@@ -143,14 +144,10 @@ SERVICES = ("kafka", "s3")  # the stack's processes that serve bronze: the broke
 
 
 def _service_cpu() -> dict[str, float]:
-    """CPU seconds the broker and the object store have used so far (all threads, from /proc)."""
-    cfg, ticks, used = StackConfig.from_env(), os.sysconf("SC_CLK_TCK"), {}
-    for name in SERVICES:
-        pid = running_pid(cfg, name)
-        if pid is not None:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            used[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return used
+    """CPU seconds the broker and the object store have used so far (all threads)."""
+    cfg = StackConfig.from_env()
+    pids = {name: running_pid(cfg, name) for name in SERVICES}
+    return {name: cpu_seconds(pid) for name, pid in pids.items() if pid is not None}
 
 
 def core_figures(topic: str, trees: list[Path], batch_records: int) -> list[tuple[Path, dict]]:
@@ -323,25 +320,46 @@ def print_core(topic: str, trees: list[Path], batch_records: int) -> None:
             f"  {str(tree):<28} {fig['wall_s'] / n * 1e6:>11.2f} {cpu:>10.2f} {read:>6.2f} {cpu - read:>15.2f} "
             f"{1e6 / cpu:>18,.0f} {fig['bytes_written'] / 1e6:>10.1f} {fig['peak_rss_mb']:>11.0f}"
         )
-    cores = os.cpu_count() or 1
-    print(f"the most bronze could land per second on this machine's {cores} cores:")
+    print(f"the most bronze could land per second on this machine's {os.cpu_count()} cores:")
     for tree, fig in figures:
-        own, services = record_cpu(fig)
+        cpu = record_cpu(fig)
         print(
-            f"  {str(tree):<28} {cores * 1e6 / own:,.0f} rec/s by its own {own:.2f} us/rec, even if the broker and the "
-            f"object store cost nothing; {cores * 1e6 / (own + sum(services.values())):,.0f} rec/s with what they "
-            "used meanwhile (" + ", ".join(f"{name} {us:.2f} us/rec" for name, us in services.items()) + ")"
+            f"  {str(tree):<28} {cpu.ceiling:,.0f} rec/s by its own {cpu.own_us:.2f} us/rec, even if the broker and "
+            f"the object store cost nothing; {cpu.ceiling_with_services:,.0f} rec/s with what they used meanwhile "
+            f"({cpu.services_text})"
         )
 
 
-def record_cpu(fig: dict) -> tuple[float, dict[str, float]]:
+@dataclass(frozen=True)
+class RecordCpu:
     """CPU microseconds per record of `ingest_batch` itself, and of each service while it ran (their background
     work included, so an upper bound of what serving bronze cost them)."""
+
+    own_us: float
+    services_us: dict[str, float]
+
+    @property
+    def ceiling(self) -> float:
+        """Records/s this machine's cores allow by bronze's own CPU alone."""
+        return (os.cpu_count() or 1) * 1e6 / self.own_us
+
+    @property
+    def ceiling_with_services(self) -> float:
+        """The same, counting the services' CPU too."""
+        return (os.cpu_count() or 1) * 1e6 / (self.own_us + sum(self.services_us.values()))
+
+    @property
+    def services_text(self) -> str:
+        return ", ".join(f"{name} {us:.2f} us/rec" for name, us in self.services_us.items())
+
+
+def record_cpu(fig: dict) -> RecordCpu:
+    """A core-phase figure per record."""
     n = fig["records"]
     # the broker served each record twice (the read-only pass, then ingest_batch); the store was written once
     reads = {"kafka": 2}
     services = {name: seconds / (reads.get(name, 1) * n) * 1e6 for name, seconds in fig["service_cpu_s"].items()}
-    return fig["cpu_s"] / n * 1e6, services
+    return RecordCpu(fig["cpu_s"] / n * 1e6, services)
 
 
 def print_runs(topic: str, args: argparse.Namespace, kcat: float) -> None:

@@ -54,6 +54,9 @@ class CommittedLines:
         return sum(self.counted.values())
 
 
+CHECKPOINT_SECONDS = 5  # the pipeline's checkpoint interval here: Flink commits the files it wrote at each one
+
+
 def taskmanager_cpu_seconds(flink: FlinkResource) -> float:
     """CPU seconds the cluster's TaskManager JVMs have used so far."""
     return flink.taskmanager_metric_total("Status.JVM.CPU.Time") / 1e9
@@ -79,7 +82,10 @@ def source_counter(flink: FlinkResource, job_id: str) -> Callable[[], float]:
 def flink_phase(topic: str, events: int, parallelism: int, clients: PipelineClients) -> dict:
     """Submit the pipeline on the backlog; time it by Flink's source counter and by committed output."""
     config = FlinkPipelineConfig(
-        topic=topic, job_name=f"bench-{topic}-p{parallelism}", checkpoint_interval="5s", parallelism=parallelism
+        topic=topic,
+        job_name=f"bench-{topic}-p{parallelism}",
+        checkpoint_interval=f"{CHECKPOINT_SECONDS}s",
+        parallelism=parallelism,
     )
     cpu0, t0 = taskmanager_cpu_seconds(clients.flink), time.monotonic()
     job_id = submit(KAFKA_TO_MINIO, config, clients, lambda msg: print(msg, file=sys.stderr)).job_id
@@ -161,8 +167,8 @@ def main() -> None:
             flink = flink_phase(topic, args.events, parallelism, clients)
         rates[parallelism] = (args.events / flink["wall_seconds"], flink["own_rate"])
         print(
-            f"flink parallelism {parallelism} (checkpoints every 5 s): submitted and first checkpoint in "
-            f"{flink['submit_seconds']:.1f}s; {flink['own_rate']:,.0f} records/s by its source counter; "
+            f"flink parallelism {parallelism} (checkpoints every {CHECKPOINT_SECONDS} s): submitted and first "
+            f"checkpoint in {flink['submit_seconds']:.1f}s; {flink['own_rate']:,.0f} records/s by its source counter; "
             f"{flink['landed']:,} records committed in {flink['wall_seconds']:.1f}s = {rates[parallelism][0]:,.0f} "
             f"records/s wall (the last committed {flink['commit_lag_seconds']:.1f}s after the last read); "
             f"TaskManager {flink['cpu_us_per_record']:.1f} CPU-us per record "

@@ -50,7 +50,7 @@ from assets.dashboards.provision import provision  # noqa: E402
 from assets.flink.control import PipelineClients  # noqa: E402
 from bench import windows_build  # noqa: E402
 from bench.bronze_ingest import ROOT, core_figures, make_backlog, per_message_phase, record_cpu  # noqa: E402
-from bench.flink_vs_bronze import flink_phase  # noqa: E402
+from bench.flink_vs_bronze import CHECKPOINT_SECONDS, flink_phase  # noqa: E402
 from infra.generator import GeneratorSpec, produce  # noqa: E402
 from infra.stack.config import REPO_ROOT, StackConfig  # noqa: E402
 from infra.stack.sandbox import sandbox  # noqa: E402
@@ -254,7 +254,7 @@ def throughput_figures(cfg: StackConfig, resources: dict, backlog: int) -> list[
             check=True,
         )
         kcat = backlog / (time.monotonic() - t0)
-        own, services = record_cpu(core_figures(topic, [ROOT], 100_000)[0][1])  # before the script's 10k PUTs
+        cpu = record_cpu(core_figures(topic, [ROOT], 100_000)[0][1])  # before the script's 10k PUTs
         per_message = per_message_phase(topic, PER_MESSAGE_EVENTS)
         topic_id = read_topic_id(kafka, topic)
         high = {p: wm.high for p, wm in read_watermarks(kafka, topic).items()}
@@ -291,9 +291,8 @@ def throughput_figures(cfg: StackConfig, resources: dict, backlog: int) -> list[
             (
                 f"bronze's ceiling on this machine: {os.cpu_count()} cores / `ingest_batch`'s own CPU per record "
                 "(one plain process), as if Kafka, the object store and Dagster cost nothing",
-                f"{os.cpu_count() * 1e6 / own:,.0f} rec/s ({own:.1f} us/rec; with the services' CPU meanwhile, "
-                + ", ".join(f"{name} {us:.1f}" for name, us in services.items())
-                + f" us/rec: {os.cpu_count() * 1e6 / (own + sum(services.values())):,.0f} rec/s)",
+                f"{cpu.ceiling:,.0f} rec/s ({cpu.own_us:.1f} us/rec; with the services' CPU meanwhile, "
+                f"{cpu.services_text}: {cpu.ceiling_with_services:,.0f} rec/s)",
                 "bound",
                 "",
             ),
@@ -465,7 +464,7 @@ def flink_figures(cfg: StackConfig, resources: dict, events: int) -> list[tuple]
             f"Flink SQL Kafka → object store, {events:,}-event backlog, parallelism 1",
             f"{events / f['wall_seconds']:,.0f} rec/s wall, {f['own_rate']:,.0f} by its source counter "
             f"(wall {f['wall_seconds']:.1f} s: submitted in {f['submit_seconds']:.1f} s, the last record committed "
-            f"{f['commit_lag_seconds']:.1f} s after the last was read; checkpoints every 5 s)",
+            f"{f['commit_lag_seconds']:.1f} s after the last was read; checkpoints every {CHECKPOINT_SECONDS} s)",
             "≥ 80,000 rec/s",
             PREVIOUS["flink"],
         )

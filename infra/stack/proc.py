@@ -33,11 +33,22 @@ def _cmdline(pid: int) -> list[str] | None:
     return parts or None
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after "pid (comm)": state first, utime and stime at 11 and 12."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _stat_state(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return _stat(pid)[0]
     except (OSError, IndexError):
         return "X"
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds process `pid` has used so far, all its threads (user and system)."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def running_pid(cfg: StackConfig, name: str) -> int | None:
