@@ -17,6 +17,7 @@ DEFAULTS: dict[str, str] = {
     "S3_SECRET_KEY": "minioadmin",  # development only
     "S3_BUCKET": "lakehouse",
     "S3_REGION": "us-east-1",
+    "S3_CONSOLE_PORT": "9001",  # the local stack's MinIO web console
     "PG_URL": "postgresql://de_user:de_pass@127.0.0.1:5432/de_db",  # development only
     "FLINK_REST_URL": "http://127.0.0.1:8081",
     "FLINK_SQL_GATEWAY_URL": "http://127.0.0.1:8083",

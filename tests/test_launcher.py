@@ -26,7 +26,7 @@ def alt_env(cfg):
     # under the stack's own folder: the postgres user must be able to reach its data folder (not so in /tmp/pytest-*)
     home = cfg.home / "tests" / f"alt-{uuid.uuid4().hex[:8]}"
     home.mkdir(parents=True)
-    pg, s3, kafka, ctrl = (_free_port() for _ in range(4))
+    pg, s3, s3_console, kafka, ctrl = (_free_port() for _ in range(5))
     env = {
         **os.environ,
         "LAKEHOUSE_HOME": str(home),
@@ -34,6 +34,7 @@ def alt_env(cfg):
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
         "KAFKA_CONTROLLER_PORT": str(ctrl),
         "S3_ENDPOINT": f"http://127.0.0.1:{s3}",
+        "S3_CONSOLE_PORT": str(s3_console),
         "PG_URL": f"postgresql://de_user:de_pass@127.0.0.1:{pg}/de_db",
     }
     yield env
@@ -70,7 +71,7 @@ def test_a_taken_port_is_named(alt_env):
     assert f"s3: port {host}:{port} is already in use" in result.stderr
 
 
-def test_up_twice_then_down_leaves_nothing_running(alt_env, core_stack):
+def test_up_twice_shows_logs_then_down_leaves_nothing_running(alt_env, core_stack):
     first = _lakehouse(alt_env, "up")
     assert first.returncode == 0, first.stderr
     table = first.stdout.splitlines()
@@ -83,6 +84,8 @@ def test_up_twice_then_down_leaves_nothing_running(alt_env, core_stack):
     assert [row.split()[2] for row in second.stdout.splitlines()[1:]] == [row.split()[2] for row in table[1:]], (
         "a second `up` must reuse the running processes"
     )
+    logs = _lakehouse(alt_env, "logs", "kafka", "-n", "5")
+    assert logs.returncode == 0 and logs.stdout.strip(), logs.stderr
 
     assert _our_processes(alt_env["LAKEHOUSE_HOME"])
     down = _lakehouse(alt_env, "down")
@@ -97,12 +100,6 @@ def test_up_twice_then_down_leaves_nothing_running(alt_env, core_stack):
     assert main.returncode == 0, main.stdout
 
 
-def test_logs_of_a_service(alt_env):
-    result = _lakehouse(alt_env, "logs", "kafka", "-n", "5")
-    assert result.returncode == 0
-    assert result.stdout.strip()
-
-
 def test_a_service_that_fails_to_start_is_named_with_its_log(alt_env):
     home = Path(alt_env["LAKEHOUSE_HOME"] + "-broken")
     home.mkdir()
@@ -111,6 +108,7 @@ def test_a_service_that_fails_to_start_is_named_with_its_log(alt_env):
         "LAKEHOUSE_HOME": str(home),
         "S3_SECRET_KEY": "short",  # MinIO wants 8+ characters
         "S3_ENDPOINT": f"http://127.0.0.1:{_free_port()}",
+        "S3_CONSOLE_PORT": str(_free_port()),
         "PG_URL": f"postgresql://de_user:de_pass@127.0.0.1:{_free_port()}/de_db",
     }
     try:

@@ -2,7 +2,7 @@
 
 infra/s3/minio.version pins the module and version; `go install` builds it with every Go folder (GOPATH,
 module and build caches) and the binary under downloads/s3. The server keeps its objects under data/s3/drive,
-listens on S3_ENDPOINT's host and port and serves its web console on the next port (9001 by default).
+listens on S3_ENDPOINT's host and port and serves its web console on that host's S3_CONSOLE_PORT (9001 by default).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.stack.config import REPO_ROOT, host_port
 from infra.stack.service import ProcessSpec, Service, StackError
+from resources.settings import setting
 
 VERSION_FILE = REPO_ROOT / "infra" / "s3" / "minio.version"
 
@@ -42,9 +43,13 @@ class S3(Service):
         return host_port(self.cfg.s3_endpoint, 9000)
 
     def console(self) -> tuple[str, int]:
-        """Host and port of the web console: the API's host, the next port."""
-        host, port = self.api()
-        return host, port + 1
+        """Host and port of the web console: the API's host, S3_CONSOLE_PORT.
+
+        Its own setting, not the API's port + 1: a port next to a free one is no more likely to be free, and
+        the kernel hands even ports to outgoing connections first, so a throw-away stack lost it to one.
+        """
+        host, _ = self.api()
+        return host, int(setting("S3_CONSOLE_PORT"))
 
     def address(self) -> str:
         host, port = self.console()
