@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from infra.stack.config import REPO_ROOT
 from tests.support.browser import headless_chromium
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
@@ -111,15 +111,9 @@ class Webserver:
                 continue
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory):
-    server = Webserver(tmp_path_factory.mktemp("dagster_home"), _free_port())
+    server = Webserver(tmp_path_factory.mktemp("dagster_home"), free_port())
     try:
         server.wait_loaded()
         yield server

@@ -13,12 +13,7 @@ from pathlib import Path
 import pytest
 
 from infra.stack.config import REPO_ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.ports import free_port
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +21,7 @@ def alt_env(cfg):
     # under the stack's own folder: the postgres user must be able to reach its data folder (not so in /tmp/pytest-*)
     home = cfg.home / "tests" / f"alt-{uuid.uuid4().hex[:8]}"
     home.mkdir(parents=True)
-    pg, s3, s3_console, kafka, ctrl = (_free_port() for _ in range(5))
+    pg, s3, s3_console, kafka, ctrl = (free_port() for _ in range(5))
     env = {
         **os.environ,
         "LAKEHOUSE_HOME": str(home),
@@ -107,9 +102,9 @@ def test_a_service_that_fails_to_start_is_named_with_its_log(alt_env):
         **alt_env,
         "LAKEHOUSE_HOME": str(home),
         "S3_SECRET_KEY": "short",  # MinIO wants 8+ characters
-        "S3_ENDPOINT": f"http://127.0.0.1:{_free_port()}",
-        "S3_CONSOLE_PORT": str(_free_port()),
-        "PG_URL": f"postgresql://de_user:de_pass@127.0.0.1:{_free_port()}/de_db",
+        "S3_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+        "S3_CONSOLE_PORT": str(free_port()),
+        "PG_URL": f"postgresql://de_user:de_pass@127.0.0.1:{free_port()}/de_db",
     }
     try:
         result = _lakehouse(env, "up")

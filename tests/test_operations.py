@@ -28,13 +28,13 @@ from orchestration.run_launcher import LocalWorkerRunLauncher, process_started_a
 from tests.support.dagster_dev import (
     MARKER,
     DagsterApi,
-    free_port,
     interrupted_worker,
     isolated_platform_env,
     marked_processes,
     private_dagster,
     throwaway_database,
 )
+from tests.support.ports import free_port
 from tests.support.probe_location import FAKE_SECRET
 
 PROBE = "tests.support.probe_location"

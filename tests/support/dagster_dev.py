@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import yaml
 
 from infra.stack import stack
 from infra.stack.config import REPO_ROOT, StackConfig
+from tests.support.ports import free_port
 
 MARKER = "LAKEHOUSE_DAGSTER_DEV_ID"
 _RUN_FIELDS = "runId jobName status creationTime startTime endTime tags { key value }"
@@ -77,13 +77,6 @@ def interrupted_worker() -> None:
 
     signal.raise_signal(signal.SIGINT)
     sys.exit(0 if pop_captured_interrupt() else 1)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def marked_processes(marker: str) -> list[int]:
