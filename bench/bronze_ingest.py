@@ -330,6 +330,11 @@ def print_core(topic: str, trees: list[Path], batch_records: int) -> None:
         )
 
 
+def _records_per_second(cpu_us_per_record: float) -> float:
+    """Records/s this machine's cores allow at this much CPU a record."""
+    return (os.cpu_count() or 1) * 1e6 / cpu_us_per_record
+
+
 @dataclass(frozen=True)
 class RecordCpu:
     """CPU microseconds per record of `ingest_batch` itself, and of each service while it ran (their background
@@ -341,12 +346,12 @@ class RecordCpu:
     @property
     def ceiling(self) -> float:
         """Records/s this machine's cores allow by bronze's own CPU alone."""
-        return (os.cpu_count() or 1) * 1e6 / self.own_us
+        return _records_per_second(self.own_us)
 
     @property
     def ceiling_with_services(self) -> float:
         """The same, counting the services' CPU too."""
-        return (os.cpu_count() or 1) * 1e6 / (self.own_us + sum(self.services_us.values()))
+        return _records_per_second(self.own_us + sum(self.services_us.values()))
 
     @property
     def services_text(self) -> str:

@@ -112,7 +112,9 @@ def parse_floor(runner: ModelRunner, store: ObjectStoreResource, postgres: Postg
     try:
         t0 = time.monotonic()
         # every column of every line parsed: count(*) alone would skip the values
-        con.execute(f"SELECT max(hash(COLUMNS(*))) FROM {runner.source_reader('bronze', 'orders', keys)}").fetchall()
+        con.execute(
+            f"SELECT max(hash(COLUMNS(*))) FROM {runner.source_reader('bronze', 'orders', runner.uris(keys))}"
+        ).fetchall()
         return time.monotonic() - t0
     finally:
         con.close()

@@ -12,6 +12,7 @@ from dagster import EnvVar
 
 DEFAULTS: dict[str, str] = {
     "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
+    "KAFKA_CONTROLLER_PORT": "9093",  # the local stack's KRaft controller listener
     "S3_ENDPOINT": "http://127.0.0.1:9000",
     "S3_ACCESS_KEY": "minioadmin",  # development only
     "S3_SECRET_KEY": "minioadmin",  # development only

@@ -116,11 +116,11 @@ class ModelRunner:
         lake_objects.mark_read(cur, model.name, result.dataset, result.last_id)
 
     # -- rendering ------------------------------------------------------------------------------
-    def source_reader(self, layer: str, name: str, inputs: list[str]) -> str:
-        """What source('<layer>', '<name>') reads: the JSON lines of `inputs` with the declared columns."""
+    def source_reader(self, layer: str, name: str, uris: str) -> str:
+        """What source('<layer>', '<name>') reads: the JSON lines at `uris` (see `uris`) with the declared columns."""
         spec = self.sources[(layer, name)]
         columns = "{" + ", ".join(f"{_quote(c)}: {_quote(t)}" for c, t in spec["columns"].items()) + "}"
-        return f"read_json({self.uris(inputs)}, format='newline_delimited', columns={columns})"
+        return f"read_json({uris}, format='newline_delimited', columns={columns})"
 
     def render(self, model: Model, inputs: list[str], ref_as: str | None = None) -> str:
         """The model's SQL for this run: source()/ref() of the input become readers of `inputs`
@@ -128,7 +128,7 @@ class ModelRunner:
         uris = self.uris(inputs)
 
         def source(layer: str, name: str) -> str:
-            return self.source_reader(layer, name, inputs)
+            return self.source_reader(layer, name, uris)
 
         def ref(name: str) -> str:
             upstream = self.models[name]

@@ -7,7 +7,6 @@ into one lib/ folder; the process is the JVM itself (kafka.Kafka), logging to st
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from infra.stack.commands import java_binary, run_command
 from infra.stack.config import REPO_ROOT, host_port
 from infra.stack.service import ProcessSpec, Service, StackError
+from resources.settings import setting
 
 KAFKA_FILES = REPO_ROOT / "infra" / "kafka"
 POM = KAFKA_FILES / "pom.xml"
@@ -44,7 +44,7 @@ class Kafka(Service):
 
     def controller(self) -> tuple[str, int]:
         """Host and port of the CONTROLLER listener: the broker's host, port KAFKA_CONTROLLER_PORT (9093)."""
-        return self.broker()[0], int(os.environ.get("KAFKA_CONTROLLER_PORT", "").strip() or 9093)
+        return self.broker()[0], int(setting("KAFKA_CONTROLLER_PORT"))
 
     def address(self) -> str:
         return f"{self.cfg.kafka_bootstrap} (controller :{self.controller()[1]})"
